@@ -1,0 +1,132 @@
+package catalog
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The SpiceDB names derived from catalog names. SpiceDB relation and
+// permission names allow lowercase letters, digits and '_'.
+
+// RolePermission is the permission that holders of role id have, on an
+// organization, a policy and a rule: "role_cks_admin".
+func RolePermission(id string) string {
+	return "role_" + strings.ReplaceAll(id, "-", "_")
+}
+
+// RoleRelation is the rule relation that records that the rule assigns
+// role id: "grants_cks_admin".
+func RoleRelation(id string) string {
+	return "grants_" + strings.ReplaceAll(id, "-", "_")
+}
+
+// ActionPermission is the organization permission for a console action:
+// "cks_clusters_create".
+func ActionPermission(action string) string {
+	return strings.ReplaceAll(action, ".", "_")
+}
+
+// RoleForRelation maps a rule relation back to its role ID.
+func RoleForRelation(relation string) (string, bool) {
+	rest, ok := strings.CutPrefix(relation, "grants_")
+	if !ok {
+		return "", false
+	}
+	id := strings.ReplaceAll(rest, "_", "-")
+	_, known := idx.roleByID[id]
+	return id, known
+}
+
+// Schema renders the SpiceDB schema of the permission model. The file
+// schema/schema.zed is this output, committed; a test keeps them equal.
+func Schema() string {
+	var b strings.Builder
+	w := func(format string, args ...any) {
+		fmt.Fprintf(&b, format, args...)
+		b.WriteByte('\n')
+	}
+
+	w("// Code generated from internal/catalog by `go generate ./...`. DO NOT EDIT.")
+	w("//")
+	w("// The IAM access policy model. A permission in an organization is the")
+	w("// union of the roles that its policies' rules assign to a principal,")
+	w("// directly or through groups, limited to the organization's members.")
+	w("")
+	w("/** user is a person; it belongs to exactly one organization. */")
+	w("definition user {}")
+	w("")
+	w("/** serviceaccount is a non-human principal of one organization. */")
+	w("definition serviceaccount {}")
+	w("")
+	w("/** platform is the singleton that lists every organization. */")
+	w("definition platform {}")
+	w("")
+	w("/** organization is a tenant; nothing granted in it reaches a non-member. */")
+	w("definition organization {")
+	w("    relation platform: platform")
+	w("    relation member: user | serviceaccount")
+	w("    relation policy: policy")
+	w("")
+	for _, r := range roles {
+		p := RolePermission(r.ID)
+		w("    permission %s = policy->%s & member", p, p)
+	}
+	w("")
+	for _, r := range roles {
+		for _, a := range r.Actions {
+			w("    permission %s = %s", ActionPermission(a), RolePermission(r.ID))
+		}
+	}
+	w("}")
+	w("")
+	w("/** group is a set of principals of one organization; groups nest. */")
+	w("definition group {")
+	w("    relation organization: organization")
+	w("    relation direct_member: user | serviceaccount | group#member")
+	w("")
+	w("    permission member = direct_member & organization->member")
+	w("}")
+	w("")
+	w("/**")
+	w(" * policy_metadata carries a policy's description and creation time on")
+	w(" * its version relationship, so metadata and rules share one write.")
+	w(" * It is never part of a permission, so it is never evaluated.")
+	w(" */")
+	w("caveat policy_metadata(description string, created_at string) {")
+	w("    description == description && created_at == created_at")
+	w("}")
+	w("")
+	w("/** policy_version names a policy's etag. */")
+	w("definition policy_version {}")
+	w("")
+	w("/** policy is a set of rules of one organization. */")
+	w("definition policy {")
+	w("    relation organization: organization")
+	w("    relation rule: rule")
+	w("    relation version: policy_version with policy_metadata")
+	w("")
+	for _, r := range roles {
+		p := RolePermission(r.ID)
+		w("    permission %s = rule->%s", p, p)
+	}
+	w("}")
+	w("")
+	w("/** rule assigns roles to principals. */")
+	w("definition rule {")
+	w("    relation principal: user | serviceaccount | group#member")
+	w("")
+	for _, r := range roles {
+		w("    relation %s: organization#member", RoleRelation(r.ID))
+	}
+	w("")
+	for _, r := range roles {
+		var grants []string
+		for _, h := range idx.holders[r.ID] {
+			grants = append(grants, RoleRelation(h))
+		}
+		w("    permission %s = principal & (%s)",
+			RolePermission(r.ID), strings.Join(grants, " + "))
+	}
+	w("}")
+	return b.String()
+}

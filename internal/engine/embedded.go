@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authzed/spicedb/pkg/cmd/datastore"
+	"github.com/authzed/spicedb/pkg/cmd/server"
+	"github.com/authzed/spicedb/pkg/cmd/util"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// EmbeddedConfig configures an in-process SpiceDB.
+type EmbeddedConfig struct {
+	// DatastoreEngine is "memory" (the default) or "postgres".
+	DatastoreEngine string
+
+	// DatastoreURI is the connection string of a postgres datastore.
+	DatastoreURI string
+}
+
+// Datastore engines an embedded SpiceDB supports.
+const (
+	MemoryDatastore   = datastore.MemoryEngine
+	PostgresDatastore = datastore.PostgresEngine
+)
+
+// NewEmbedded starts SpiceDB in this process, reachable only through an
+// in-memory listener: no port is opened, no telemetry is sent.
+func NewEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Engine, error) {
+	engineName := cfg.DatastoreEngine
+	if engineName == "" {
+		engineName = MemoryDatastore
+	}
+	if engineName != MemoryDatastore && engineName != PostgresDatastore {
+		return nil, fmt.Errorf(
+			"engine: datastore engine %q is not supported; use %q or %q",
+			engineName, MemoryDatastore, PostgresDatastore)
+	}
+
+	ds, err := datastore.NewDatastore(ctx,
+		datastore.DefaultDatastoreConfig().ToOption(),
+		datastore.WithEngine(engineName),
+		datastore.WithURI(cfg.DatastoreURI),
+		datastore.WithRevisionQuantization(time.Second),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("engine: opening the %s datastore: %w", engineName, err)
+	}
+
+	srv, err := server.NewConfigWithOptionsAndDefaults(
+		server.WithDatastore(ds),
+		server.WithGRPCServer(util.GRPCServerConfig{
+			Network: util.BufferedNetwork,
+			Enabled: true,
+		}),
+		// The listener is in memory: only this process can reach it.
+		server.WithGRPCAuthFunc(allowInProcess),
+		server.WithHTTPGateway(util.HTTPServerConfig{HTTPEnabled: false}),
+		server.WithMetricsAPI(util.HTTPServerConfig{HTTPEnabled: false}),
+		server.WithDispatchServer(util.GRPCServerConfig{Enabled: false}),
+		server.WithSilentlyDisableTelemetry(true),
+		server.WithEnableMemoryProtectionMiddleware(false),
+	).Complete(ctx)
+	if err != nil {
+		ds.Close()
+		return nil, fmt.Errorf("engine: configuring embedded SpiceDB: %w", err)
+	}
+
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx) }()
+
+	conn, err := srv.NewClient(
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		stop()
+		<-done
+		ds.Close()
+		return nil, fmt.Errorf("engine: connecting to embedded SpiceDB: %w", err)
+	}
+
+	e := newEngine("embedded", conn)
+	e.closers = append(e.closers,
+		func() error {
+			stop()
+			runErr := <-done
+			if errors.Is(runErr, context.Canceled) {
+				runErr = nil
+			}
+			return errors.Join(runErr, ds.Close())
+		},
+		conn.Close,
+	)
+	return e, nil
+}
+
+func allowInProcess(ctx context.Context) (context.Context, error) {
+	return ctx, nil
+}
