@@ -701,3 +701,24 @@ func diff(current, desired []*v1.Relationship) []*v1.RelationshipUpdate {
 	}
 	return out
 }
+
+// CanonicalRules validates rules as a policy write would and returns them
+// in the canonical form reads return: role IDs in catalog order and
+// principals sorted. Declarative tools compare with it.
+func CanonicalRules(rules []Rule) ([]Rule, error) {
+	canonical, err := validateRules(rules)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPrincipalCount(canonical); err != nil {
+		return nil, err
+	}
+	out := make([]Rule, len(canonical))
+	for i, r := range canonical {
+		out[i].Roles = r.Roles
+		for _, p := range r.Principals {
+			out[i].Principals = append(out[i].Principals, p.String())
+		}
+	}
+	return out, nil
+}
