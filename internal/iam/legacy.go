@@ -2,6 +2,8 @@ package iam
 
 import (
 	"context"
+	"math/rand/v2"
+	"time"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 
@@ -12,7 +14,21 @@ import (
 
 // maxEtagRetries bounds how often an edit that brings no etag of its own
 // is retried when another writer changed the policy first.
-const maxEtagRetries = 5
+const maxEtagRetries = 25
+
+// backoff waits a random, growing time before retry attempt, so that
+// writers racing for one policy spread out.
+func backoff(ctx context.Context, attempt int) error {
+	limit := time.Duration(attempt+1) * 2 * time.Millisecond
+	t := time.NewTimer(rand.N(limit))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // AssignLegacyGroup puts a user, service account or group of org into a
 // legacy group: it becomes a principal of that group's default policy.
@@ -75,6 +91,10 @@ func (s *Service) editLegacyGroup(
 				current.Description, current.CreatedAt)),
 		}, append(preconditions, mustMatch(exactFilter(current.version))))
 		if err == errPrecondition && attempt < maxEtagRetries {
+			if err := backoff(ctx, attempt); err != nil {
+				return WriteResult{}, iamerr.Wrap(iamerr.Unavailable, err,
+					"the request ended while retrying", "retry")
+			}
 			continue
 		}
 		if err == errPrecondition {

@@ -537,6 +537,10 @@ func (s *Service) ReplacePolicy(ctx context.Context, in PolicyInput) (PolicyWrit
 		if !retry {
 			return w, err
 		}
+		if err := backoff(ctx, attempt); err != nil {
+			return PolicyWrite{}, iamerr.Wrap(iamerr.Unavailable, err,
+				"the request ended while retrying", "retry")
+		}
 	}
 }
 
