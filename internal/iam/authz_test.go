@@ -31,11 +31,16 @@ type seedCases struct {
 	} `yaml:"checks"`
 }
 
-// seededService applies the seed example and returns the service and the
-// token of the last write.
+// seededService applies the seed example to a facade over an embedded
+// SpiceDB and returns the service and the token of the last write.
 func seededService(t *testing.T) (*iam.Service, string) {
 	t.Helper()
-	svc := iamtest.NewService(t)
+	return seededOn(t, iam.New(iamtest.NewEngine(t)))
+}
+
+// seededOn applies the seed example to svc.
+func seededOn(t *testing.T, svc *iam.Service) (*iam.Service, string) {
+	t.Helper()
 
 	data, err := os.ReadFile("../../deploy/examples/seed-example.yaml")
 	require.NoError(t, err)
@@ -48,9 +53,19 @@ func seededService(t *testing.T) (*iam.Service, string) {
 	return svc, token
 }
 
+// TestSeedExampleAsData runs the seed cases against every backend: the
+// embedded engine and a real SpiceDB server reached over the network.
 func TestSeedExampleAsData(t *testing.T) {
+	for name, newEngine := range iamtest.Backends {
+		t.Run(name, func(t *testing.T) {
+			svc, token := seededOn(t, iam.New(newEngine(t)))
+			runSeedCases(t, svc, token)
+		})
+	}
+}
+
+func runSeedCases(t *testing.T, svc *iam.Service, token string) {
 	ctx := t.Context()
-	svc, token := seededService(t)
 
 	raw, err := os.ReadFile("testdata/seed-checks.yaml")
 	require.NoError(t, err)
