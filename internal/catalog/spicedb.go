@@ -67,6 +67,10 @@ func Schema() string {
 	w("    relation member: user | serviceaccount")
 	w("    relation policy: policy")
 	w("")
+	w("    // nesting_version changes with every group-in-group membership,")
+	w("    // so that concurrent nestings cannot together close a cycle.")
+	w("    relation nesting_version: policy_version")
+	w("")
 	for _, r := range roles {
 		p := RolePermission(r.ID)
 		w("    permission %s = policy->%s & member", p, p)

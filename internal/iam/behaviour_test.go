@@ -2,6 +2,7 @@ package iam_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,8 @@ import (
 )
 
 const org = "ab1cd2"
+
+var itoa = strconv.Itoa
 
 func allowed(t *testing.T, svc *iam.Service, who, action, token string) bool {
 	t.Helper()
@@ -486,4 +489,25 @@ func TestCheckFailsClosedWhenEngineIsGone(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, d.Allowed)
 	require.Equal(t, iamerr.Unavailable, iamerr.KindOf(err))
+}
+
+func TestConcurrentNestingsNeverCloseACycle(t *testing.T) {
+	ctx := t.Context()
+	svc, _ := seededService(t)
+
+	for round := range 5 {
+		a, b := "x"+itoa(round), "y"+itoa(round)
+		for _, g := range []string{a, b} {
+			_, err := svc.CreateGroup(ctx, org, g)
+			require.NoError(t, err)
+		}
+
+		var wg sync.WaitGroup
+		var errA, errB error
+		wg.Go(func() { _, errA = svc.AddGroupMember(ctx, org, a, "group:"+b) })
+		wg.Go(func() { _, errB = svc.AddGroupMember(ctx, org, b, "group:"+a) })
+		wg.Wait()
+
+		require.False(t, errA == nil && errB == nil, "both nestings landed: a cycle")
+	}
 }

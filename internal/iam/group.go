@@ -259,12 +259,21 @@ func (s *Service) AddGroupMember(
 
 	// The preconditions keep the snapshot's answers true at the write:
 	// both ends still exist, and the nesting checked is unchanged.
-	token, err := s.write(ctx, "add group member",
-		[]*v1.RelationshipUpdate{touch(directMembership(org, group, m))},
-		[]*v1.Precondition{
-			mustMatch(exactFilter(groupOwnership(org, group))),
-			mustMatch(exactFilter(belongsTo(org, m))),
-		})
+	updates := []*v1.RelationshipUpdate{touch(directMembership(org, group, m))}
+	preconditions := []*v1.Precondition{
+		mustMatch(exactFilter(groupOwnership(org, group))),
+		mustMatch(exactFilter(belongsTo(org, m))),
+	}
+	if m.Kind == principal.Group {
+		bump, guard, err := s.nestingGuard(ctx, sn, org)
+		if err != nil {
+			return WriteResult{}, err
+		}
+		updates = append(updates, bump...)
+		preconditions = append(preconditions, guard)
+	}
+
+	token, err := s.write(ctx, "add group member", updates, preconditions)
 	if err == errPrecondition {
 		err = iamerr.New(iamerr.Conflict,
 			"the group or the member changed during the write", "retry")
@@ -421,4 +430,31 @@ func (s *Service) depthAbove(
 		deepest = max(deepest, d+1)
 	}
 	return deepest, nil
+}
+
+// nestingGuard replaces org's nesting version and returns the precondition
+// that the version read is still current. Every group-in-group write
+// carries it, so two nestings that are each acyclic alone but form a cycle
+// together cannot both land.
+func (s *Service) nestingGuard(
+	ctx context.Context, sn *snapshot, org string,
+) ([]*v1.RelationshipUpdate, *v1.Precondition, error) {
+	filter := &v1.RelationshipFilter{
+		ResourceType:       typeOrganization,
+		OptionalResourceId: org,
+		OptionalRelation:   relNestingVersion,
+	}
+	current, err := sn.read(ctx, filter)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	next := relationship(object(typeOrganization, org), relNestingVersion,
+		subjectObject(typePolicyVersion, newEtag()))
+	updates := []*v1.RelationshipUpdate{create(next)}
+	if len(current) == 0 {
+		return updates, mustNotMatch(filter), nil
+	}
+	updates = append(updates, remove(current[0]))
+	return updates, mustMatch(exactFilter(current[0])), nil
 }

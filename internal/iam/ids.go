@@ -99,14 +99,15 @@ const (
 
 	platformID = "iam"
 
-	relMember       = "member"
-	relPlatform     = "platform"
-	relPolicy       = "policy"
-	relOrganization = "organization"
-	relDirectMember = "direct_member"
-	relRule         = "rule"
-	relPrincipal    = "principal"
-	relVersion      = "version"
+	relMember         = "member"
+	relPlatform       = "platform"
+	relPolicy         = "policy"
+	relOrganization   = "organization"
+	relDirectMember   = "direct_member"
+	relRule           = "rule"
+	relPrincipal      = "principal"
+	relVersion        = "version"
+	relNestingVersion = "nesting_version"
 
 	metadataCaveat = "policy_metadata"
 )

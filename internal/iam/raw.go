@@ -111,6 +111,21 @@ func (s *Service) WriteRelationships(
 	if err != nil {
 		return WriteResult{}, err
 	}
+	if n := nestings(parsed, updates); n > 0 {
+		// Each nesting is checked against the stored groups alone, so two
+		// in one write could close a cycle between them.
+		if n > 1 {
+			return WriteResult{}, iamerr.Invalid("updates", itoa(n)+" nestings",
+				"a raw write may put at most one group into a group",
+				"send each group-in-group membership in its own write")
+		}
+		bump, guard, err := s.nestingGuard(ctx, sn, org)
+		if err != nil {
+			return WriteResult{}, err
+		}
+		bumps = append(bumps, bump...)
+		guards = append(guards, guard)
+	}
 
 	token, err := s.write(ctx, "write relationships",
 		append(ops, bumps...), append(preconditions, guards...))
@@ -119,6 +134,18 @@ func (s *Service) WriteRelationships(
 			"the organization changed during the write", "read it again and retry")
 	}
 	return WriteResult{Token: token}, err
+}
+
+// nestings counts the raw updates that put a group into a group.
+func nestings(parsed []parsedRaw, updates []RawUpdate) int {
+	n := 0
+	for i, p := range parsed {
+		if !updates[i].Delete && p.rel.Resource.ObjectType == typeGroup &&
+			p.rel.Relation == relDirectMember && p.subject.Kind == principal.Group {
+			n++
+		}
+	}
+	return n
 }
 
 // rawPreconditions validates one raw change against the stored state and
