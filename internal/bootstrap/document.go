@@ -42,7 +42,13 @@ type Organization struct {
 	Members      []string            `yaml:"members" json:"members"`
 	Groups       []Group             `yaml:"groups" json:"groups"`
 	LegacyGroups map[string][]string `yaml:"legacy_groups" json:"legacy_groups"`
-	Policies     []Policy            `yaml:"policies" json:"policies"`
+
+	// LegacyAdditions lists principals to add to legacy groups, leaving
+	// the groups' other principals alone: imports use it, so that they
+	// can never remove an assignment made while they ran.
+	LegacyAdditions map[string][]string `yaml:"legacy_group_additions" json:"legacy_group_additions"`
+
+	Policies []Policy `yaml:"policies" json:"policies"`
 }
 
 // Group declares a group and its exact direct members.
@@ -167,13 +173,18 @@ func (o *Organization) validate(field string) error {
 		}
 	}
 
-	for name, principals := range o.LegacyGroups {
-		lf := field + ".legacy_groups." + name
-		if _, err := catalog.LookupLegacyGroup(lf, name); err != nil {
-			return err
-		}
-		if err := uniquePrincipals(lf, principals, validatePrincipal); err != nil {
-			return err
+	if err := validateLegacy(field+".legacy_groups", o.LegacyGroups); err != nil {
+		return err
+	}
+	err := validateLegacy(field+".legacy_group_additions", o.LegacyAdditions)
+	if err != nil {
+		return err
+	}
+	for name := range o.LegacyAdditions {
+		if _, both := o.LegacyGroups[name]; both {
+			return iamerr.Invalid(field+".legacy_group_additions."+name, name,
+				"the legacy group is also listed under legacy_groups",
+				"declare it in one of the two")
 		}
 	}
 
@@ -188,6 +199,19 @@ func (o *Organization) validate(field string) error {
 				"merge the two entries")
 		}
 		policies[p.ID] = true
+	}
+	return nil
+}
+
+func validateLegacy(field string, groups map[string][]string) error {
+	for name, principals := range groups {
+		lf := field + "." + name
+		if _, err := catalog.LookupLegacyGroup(lf, name); err != nil {
+			return err
+		}
+		if err := uniquePrincipals(lf, principals, validatePrincipal); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -96,16 +96,20 @@ func (p *orgPlanner) plan(ctx context.Context) error {
 			members[m] = true
 		}
 	} else {
-		if err := p.planCreate(); err != nil {
+		if err := p.planCreate(ctx); err != nil {
 			return err
 		}
 		members[canonical(p.org.FirstUser)] = true
 	}
 
-	for _, m := range p.org.Members {
+	for i, m := range p.org.Members {
 		m = canonical(m)
 		if members[m] {
 			continue
+		}
+		field := fmt.Sprintf("%s.members[%d]", p.field, i)
+		if err := p.requireUnclaimed(ctx, field, m); err != nil {
+			return err
 		}
 		org := p.org.ID
 		p.changes.add("+ member "+org+" "+m,
@@ -124,11 +128,32 @@ func (p *orgPlanner) plan(ctx context.Context) error {
 	return p.planPolicies(ctx)
 }
 
-func (p *orgPlanner) planCreate() error {
+// requireUnclaimed refuses a new member that belongs to another
+// organization, so that a dry run shows what the apply would refuse.
+func (p *orgPlanner) requireUnclaimed(ctx context.Context, field, member string) error {
+	other, err := p.svc.OrganizationOf(ctx, member)
+	if iamerr.Is(err, iamerr.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return &iamerr.Error{
+		Kind: iamerr.FailedPrecondition, Field: field, Value: member,
+		Problem: "the principal belongs to organization " + other,
+		Fix:     "a principal belongs to exactly one organization; remove it from the file",
+	}
+}
+
+func (p *orgPlanner) planCreate(ctx context.Context) error {
 	if p.org.FirstUser == "" {
 		return iamerr.Invalid(p.field+".first_user", "",
 			"organization "+p.org.ID+" does not exist yet and needs a first user",
 			"set first_user to the user who gets the legacy admin roles")
+	}
+	err := p.requireUnclaimed(ctx, p.field+".first_user", canonical(p.org.FirstUser))
+	if err != nil {
+		return err
 	}
 	org, first := p.org.ID, canonical(p.org.FirstUser)
 	p.changes.add("+ organization "+org+" (first user "+first+")",
@@ -188,8 +213,38 @@ func (p *orgPlanner) planGroups(ctx context.Context) error {
 }
 
 func (p *orgPlanner) planLegacy(ctx context.Context) error {
-	names := make([]string, 0, len(p.org.LegacyGroups))
-	for name := range p.org.LegacyGroups {
+	if err := p.planLegacySet(ctx, p.org.LegacyGroups, true); err != nil {
+		return err
+	}
+	return p.planLegacySet(ctx, p.org.LegacyAdditions, false)
+}
+
+// legacyPrincipals returns the principals a legacy group names now.
+func (p *orgPlanner) legacyPrincipals(ctx context.Context, group string) ([]string, error) {
+	if !p.exists {
+		if group == "admin" {
+			return []string{canonical(p.org.FirstUser)}, nil
+		}
+		return nil, nil
+	}
+	policy, err := p.svc.GetPolicy(ctx, p.org.ID, catalog.DefaultPolicyID(group), "")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range policy.Rules {
+		out = append(out, r.Principals...)
+	}
+	return out, nil
+}
+
+// planLegacySet plans legacy group edits; exact sets also remove the
+// principals the file does not list.
+func (p *orgPlanner) planLegacySet(
+	ctx context.Context, groups map[string][]string, exact bool,
+) error {
+	names := make([]string, 0, len(groups))
+	for name := range groups {
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -197,21 +252,15 @@ func (p *orgPlanner) planLegacy(ctx context.Context) error {
 	org := p.org.ID
 	for _, raw := range names {
 		g, _ := catalog.LookupLegacyGroup("legacy_groups", raw)
-		var current []string
-		switch {
-		case p.exists:
-			policy, err := p.svc.GetPolicy(ctx, org, catalog.DefaultPolicyID(g.Name), "")
-			if err != nil {
-				return err
-			}
-			for _, r := range policy.Rules {
-				current = append(current, r.Principals...)
-			}
-		case g.Name == "admin":
-			current = []string{canonical(p.org.FirstUser)}
+		current, err := p.legacyPrincipals(ctx, g.Name)
+		if err != nil {
+			return err
 		}
 
-		add, remove := setDiff(current, canonicalAll(p.org.LegacyGroups[raw]))
+		add, remove := setDiff(current, canonicalAll(groups[raw]))
+		if !exact {
+			remove = nil
+		}
 		name := g.Name
 		for _, m := range add {
 			p.changes.add("+ legacy "+name+" "+org+" "+m,

@@ -21,6 +21,11 @@ type CheckRequest struct {
 	// AtLeastAsFresh, when set, is a ZedToken: the answer reflects every
 	// write up to it.
 	AtLeastAsFresh string
+
+	// FullyConsistent asks for the newest data whatever the service's
+	// default. The API's own authorization checks use it, so that a
+	// revoked administrator is refused at once.
+	FullyConsistent bool
 }
 
 // Decision is the answer to a check.
@@ -42,7 +47,7 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error)
 	}
 
 	resp, err := s.engine.CheckPermission(ctx, &v1.CheckPermissionRequest{
-		Consistency: s.checkConsistency(req.AtLeastAsFresh),
+		Consistency: s.checkConsistency(req.AtLeastAsFresh, req.FullyConsistent),
 		Resource:    item.Resource,
 		Permission:  item.Permission,
 		Subject:     item.Subject,
@@ -90,7 +95,7 @@ func (s *Service) CheckBulk(
 			"send at most "+itoa(MaxBulkChecks)+" per call")
 	}
 
-	token := ""
+	token, full := "", false
 	items := make([]*v1.CheckBulkPermissionsRequestItem, len(reqs))
 	for i, req := range reqs {
 		field := "checks[" + itoa(i) + "]"
@@ -99,6 +104,7 @@ func (s *Service) CheckBulk(
 			return nil, "", err
 		}
 		items[i] = item
+		full = full || req.FullyConsistent
 
 		if req.AtLeastAsFresh == "" {
 			continue
@@ -114,7 +120,7 @@ func (s *Service) CheckBulk(
 
 	resp, err := s.engine.CheckBulkPermissions(ctx,
 		&v1.CheckBulkPermissionsRequest{
-			Consistency: s.checkConsistency(token),
+			Consistency: s.checkConsistency(token, full),
 			Items:       items,
 		})
 	if err != nil {

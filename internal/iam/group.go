@@ -357,9 +357,9 @@ func (s *Service) childGroups(
 	ctx context.Context, sn *snapshot, org, group string,
 ) ([]string, error) {
 	rels, err := sn.read(ctx, &v1.RelationshipFilter{
-		ResourceType:       typeGroup,
-		OptionalResourceId: groupObjectID(org, group),
-		OptionalRelation:   relDirectMember,
+		ResourceType:          typeGroup,
+		OptionalResourceId:    groupObjectID(org, group),
+		OptionalRelation:      relDirectMember,
 		OptionalSubjectFilter: &v1.SubjectFilter{SubjectType: typeGroup},
 	})
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -31,24 +30,18 @@ type Engine interface {
 // Service is the facade. It is safe for concurrent use.
 type Service struct {
 	engine Engine
-	log    *slog.Logger
 	now    func() time.Time
 
 	// maxUpdates is the most relationship updates one write may carry;
 	// it matches SpiceDB's default per-call limit.
 	maxUpdates int
 
-	// checkConsistency is used by checks that bring no ZedToken.
+	// fullyConsistentChecks applies to checks that bring no ZedToken.
 	fullyConsistentChecks bool
 }
 
 // Option configures a Service.
 type Option func(*Service)
-
-// WithLogger sets the logger for unexpected failures.
-func WithLogger(l *slog.Logger) Option {
-	return func(s *Service) { s.log = l }
-}
 
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option {
@@ -75,7 +68,6 @@ const DefaultMaxUpdatesPerWrite = 1000
 func New(engine Engine, opts ...Option) *Service {
 	s := &Service{
 		engine:     engine,
-		log:        slog.Default(),
 		now:        time.Now,
 		maxUpdates: DefaultMaxUpdatesPerWrite,
 	}
@@ -85,8 +77,12 @@ func New(engine Engine, opts ...Option) *Service {
 	return s
 }
 
-// checkConsistency answers a check at least as fresh as token, if given.
-func (s *Service) checkConsistency(token string) *v1.Consistency {
+// checkConsistency answers a check at least as fresh as token, if given,
+// or fully consistent when asked.
+func (s *Service) checkConsistency(token string, full bool) *v1.Consistency {
+	if full {
+		return fullyConsistent()
+	}
 	if token != "" {
 		return atLeastAsFresh(token)
 	}
@@ -146,8 +142,7 @@ func (s *Service) engineError(ctx context.Context, op string, err error) error {
 		}
 	}
 
-	s.log.ErrorContext(ctx, "permission engine call failed",
-		"op", op, "error", err)
+	// Not logged here: the edge that handles the error logs it once.
 	return iamerr.Wrap(iamerr.Internal, err,
 		fmt.Sprintf("%s failed in the permission engine", op),
 		"retry; if it persists, report it to the operator")

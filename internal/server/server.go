@@ -1,0 +1,268 @@
+// Package server assembles iamd: it opens the permission engine, writes
+// the schema, builds the facade, applies the bootstrap file and serves the
+// API until its context ends, then shuts down gracefully.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/gpucloud/iam/internal/api"
+	"github.com/gpucloud/iam/internal/bootstrap"
+	"github.com/gpucloud/iam/internal/engine"
+	"github.com/gpucloud/iam/internal/iam"
+)
+
+// Config is everything iamd serve is told.
+type Config struct {
+	// Addr is the listen address, host:port; port 0 picks a free one.
+	Addr string
+
+	// DatastoreEngine ("memory" or "postgres") and DatastoreURI
+	// configure the embedded SpiceDB. Unused with SpiceDBEndpoint.
+	DatastoreEngine string
+	DatastoreURI    string
+
+	// SpiceDBEndpoint, when set, uses a remote SpiceDB instead of the
+	// embedded one, with its preshared key and transport settings.
+	SpiceDBEndpoint string
+	SpiceDBToken    string
+	SpiceDBInsecure bool
+	SpiceDBCA       string
+
+	// BootstrapFile, when set, is an organization file applied at start.
+	BootstrapFile string
+
+	// OperatorToken, or the content of OperatorTokenFile, is the
+	// operator's bearer token. With neither, a token is generated and
+	// printed once to Stderr.
+	OperatorToken     string
+	OperatorTokenFile string
+
+	// TokenSigningKeyFile holds the key that signs minted tokens. Without
+	// it, a random key is used and tokens die with the process.
+	TokenSigningKeyFile string
+
+	// FullyConsistentChecks makes checks without a ZedToken read the
+	// newest data; see iam.WithFullyConsistentChecks.
+	FullyConsistentChecks bool
+
+	// Logger receives the server's logs; slog.Default() if nil.
+	Logger *slog.Logger
+
+	// Stderr receives a generated operator token, and nothing else;
+	// os.Stderr if nil.
+	Stderr io.Writer
+
+	// ShutdownTimeout bounds the graceful shutdown; 15 seconds if zero.
+	ShutdownTimeout time.Duration
+}
+
+// DefaultAddr is where iamd listens unless told otherwise: loopback, as
+// the API is served without TLS.
+const DefaultAddr = "127.0.0.1:8080"
+
+const (
+	defaultShutdownTimeout = 15 * time.Second
+	readHeaderTimeout      = 10 * time.Second
+	idleTimeout            = 2 * time.Minute
+)
+
+// Server is an iamd ready to serve: its engine is open, its schema
+// written, its bootstrap file applied and its port bound.
+type Server struct {
+	log      *slog.Logger
+	engine   *engine.Engine
+	http     *http.Server
+	listener net.Listener
+	timeout  time.Duration
+
+	// draining turns readiness off while the server shuts down, so that
+	// load balancers stop sending new requests first.
+	draining atomic.Bool
+}
+
+// New prepares a server. On error, everything it opened is closed again.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = slog.New(api.NewLogHandler(log.Handler()))
+	stderr := cfg.Stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+
+	operatorToken, err := operatorToken(cfg, log, stderr)
+	if err != nil {
+		return nil, err
+	}
+	signingKey, err := signingKey(cfg.TokenSigningKeyFile, log)
+	if err != nil {
+		return nil, err
+	}
+
+	eng, err := openEngine(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{log: log, engine: eng, timeout: cfg.ShutdownTimeout}
+	if s.timeout == 0 {
+		s.timeout = defaultShutdownTimeout
+	}
+	if err := s.prepare(ctx, cfg, operatorToken, signingKey); err != nil {
+		return nil, errors.Join(err, eng.Close())
+	}
+	return s, nil
+}
+
+// prepare does what needs the engine: schema, facade, bootstrap, handler
+// and listener.
+func (s *Server) prepare(
+	ctx context.Context, cfg Config, operatorToken string, signingKey []byte,
+) error {
+	if err := s.engine.WriteSchema(ctx); err != nil {
+		return err
+	}
+	svc := iam.New(s.engine,
+		iam.WithFullyConsistentChecks(cfg.FullyConsistentChecks))
+
+	if cfg.BootstrapFile != "" {
+		if err := s.applyBootstrap(ctx, svc, cfg.BootstrapFile); err != nil {
+			return err
+		}
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler, err := api.NewHandler(api.Config{
+		Service:       svc,
+		OperatorToken: operatorToken,
+		TokenKey:      signingKey,
+		Logger:        s.log,
+		Ready:         s.ready,
+		Registry:      registry,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	s.listener = ln
+	s.http = newHTTPServer(handler, s.log)
+	warnIfExposed(ln.Addr(), s.log)
+	return nil
+}
+
+// newHTTPServer serves HTTP/1.1 and unencrypted HTTP/2, so that gRPC
+// clients reach the API without TLS.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Handler:           h,
+		Protocols:         protocols,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string {
+	return s.listener.Addr().String()
+}
+
+// Serve answers requests until ctx ends, then stops taking requests,
+// lets those in flight finish within the shutdown timeout, and closes the
+// engine. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context) error {
+	s.log.Info("iamd listening", "addr", s.Addr(), "engine", s.engine.Kind)
+	served := make(chan error, 1)
+	go func() { served <- s.http.Serve(s.listener) }()
+
+	var serveErr error
+	select {
+	case serveErr = <-served:
+	case <-ctx.Done():
+		s.log.Info("iamd shutting down")
+	}
+
+	s.draining.Store(true)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	shutdownErr := s.http.Shutdown(shutdownCtx)
+	if serveErr == nil {
+		serveErr = <-served
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+
+	return errors.Join(serveErr, shutdownErr, s.engine.Close())
+}
+
+// Run prepares a server and serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	s, err := New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// ready is the readiness probe: the engine answers and the server is not
+// shutting down.
+func (s *Server) ready(ctx context.Context) error {
+	if s.draining.Load() {
+		return errors.New("shutting down")
+	}
+	return s.engine.Ping(ctx)
+}
+
+// applyBootstrap makes the service match an organization file. Its
+// changes are recorded as the bootstrap's in the transaction metadata.
+func (s *Server) applyBootstrap(ctx context.Context, svc *iam.Service, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading the bootstrap file: %w", err)
+	}
+	doc, err := bootstrap.Parse(data)
+	if err != nil {
+		return fmt.Errorf("bootstrap file %s: %w", path, err)
+	}
+
+	ctx = iam.WithRequestID(iam.WithActor(ctx, "bootstrap"), "bootstrap")
+	changes, err := bootstrap.Plan(ctx, svc, doc)
+	if err != nil {
+		return fmt.Errorf("planning the bootstrap file %s: %w", path, err)
+	}
+	if _, err := changes.Apply(ctx, svc); err != nil {
+		return fmt.Errorf("applying the bootstrap file %s: %w", path, err)
+	}
+	s.log.InfoContext(ctx, "bootstrap file applied", "file", path,
+		"organizations", len(doc.OrganizationIDs()),
+		"changes", len(changes.Lines()))
+	return nil
+}
