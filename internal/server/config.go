@@ -42,15 +42,15 @@ func (cfg Config) validate() error {
 }
 
 // operatorToken returns the configured operator token, or generates one
-// and prints it to stderr: once, and never to the log, which may be
-// shipped elsewhere.
-func operatorToken(cfg Config, log *slog.Logger, stderr io.Writer) (string, error) {
-	token := cfg.OperatorToken
+// and reports generated: the server then prints it to stderr once it
+// listens, and never to the log, which may be shipped elsewhere.
+func operatorToken(cfg Config, log *slog.Logger) (token string, generated bool, err error) {
+	token = cfg.OperatorToken
 	source := "--operator-token"
 	if cfg.OperatorTokenFile != "" {
 		data, err := os.ReadFile(cfg.OperatorTokenFile)
 		if err != nil {
-			return "", fmt.Errorf("reading the operator token file: %w", err)
+			return "", false, fmt.Errorf("reading the operator token file: %w", err)
 		}
 		token = strings.TrimSpace(string(data))
 		source = "the operator token file " + cfg.OperatorTokenFile
@@ -61,18 +61,37 @@ func operatorToken(cfg Config, log *slog.Logger, stderr io.Writer) (string, erro
 		log.Warn("no operator token is set: generated one for this process " +
 			"and printed it to stderr; set IAMD_OPERATOR_TOKEN or " +
 			"--operator-token-file to keep it across restarts")
-		_, err := fmt.Fprintf(stderr,
-			"\niamd: operator token for this process (shown once):\n\n    %s\n\n",
-			token)
-		return token, err
+		return token, true, nil
 	}
 
 	if len(token) < api.MinOperatorTokenLength {
-		return "", fmt.Errorf("%s is %d bytes long; use at least %d random "+
+		return "", false, fmt.Errorf("%s is %d bytes long; use at least %d random "+
 			"bytes, e.g. the output of `openssl rand -hex 32`",
 			source, len(token), api.MinOperatorTokenLength)
 	}
-	return token, nil
+	return token, false, nil
+}
+
+// printTrialHint shows a generated operator token, once, with the commands
+// that query the service: a newcomer's first start needs nothing else.
+func printTrialHint(w io.Writer, addr, token string) error {
+	_, err := fmt.Fprintf(w, `
+iamd: operator token for this process (shown once):
+
+    %[2]s
+
+Query it from another shell, in the repository:
+
+    export GOTOOLCHAIN=go1.27.3 IAMCTL_SERVER=http://%[1]s IAMCTL_TOKEN=%[2]s
+    go run ./cmd/iamctl check --org ab1cd2 \
+        --principal user:user-a@example.com --action cks.clusters.create
+    curl -s -H "Authorization: Bearer $IAMCTL_TOKEN" \
+        -H 'Content-Type: application/json' \
+        -d '{"organization_id":"ab1cd2","principal":"user:user-a@example.com","action":"cks.clusters.create"}' \
+        "$IAMCTL_SERVER/iam.v1.IAMService/Check"
+
+`, addr, token)
+	return err
 }
 
 // signingKey reads the key that signs minted tokens, or makes a random one

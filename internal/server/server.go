@@ -88,6 +88,11 @@ type Server struct {
 	listener net.Listener
 	timeout  time.Duration
 
+	// stderr and trialToken: a generated operator token is shown there
+	// once, with how to query the server, when it starts serving.
+	stderr     io.Writer
+	trialToken string
+
 	// draining turns readiness off while the server shuts down, so that
 	// load balancers stop sending new requests first.
 	draining atomic.Bool
@@ -108,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		stderr = os.Stderr
 	}
 
-	operatorToken, err := operatorToken(cfg, log, stderr)
+	operatorToken, generated, err := operatorToken(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +126,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, engine: eng, timeout: cfg.ShutdownTimeout}
+	s := &Server{log: log, engine: eng, timeout: cfg.ShutdownTimeout, stderr: stderr}
+	if generated {
+		s.trialToken = operatorToken
+	}
 	if s.timeout == 0 {
 		s.timeout = defaultShutdownTimeout
 	}
@@ -199,6 +207,11 @@ func (s *Server) Addr() string {
 // engine. It returns nil after a clean shutdown.
 func (s *Server) Serve(ctx context.Context) error {
 	s.log.Info("iamd listening", "addr", s.Addr(), "engine", s.engine.Kind)
+	if s.trialToken != "" {
+		if err := printTrialHint(s.stderr, s.Addr(), s.trialToken); err != nil {
+			s.log.Warn("could not print the operator token", "error", err)
+		}
+	}
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(s.listener) }()
 

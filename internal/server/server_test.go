@@ -117,14 +117,19 @@ func TestServeAndShutdown(t *testing.T) {
 }
 
 // TestGeneratedOperatorToken prints a generated token once to stderr,
-// never to the log, and the token works.
+// with how to query the server, never to the log, and the token works.
 func TestGeneratedOperatorToken(t *testing.T) {
 	r := start(t, server.Config{})
 
+	require.Eventually(t, func() bool {
+		return strings.Contains(r.stderr.String(), "$IAMCTL_SERVER/iam.v1")
+	}, 5*time.Second, 10*time.Millisecond)
 	found := regexp.MustCompile(`\n    (\S+)\n`).FindStringSubmatch(r.stderr.String())
 	require.Len(t, found, 2, r.stderr.String())
 	token := found[1]
-	require.Equal(t, 1, strings.Count(r.stderr.String(), token))
+	require.Equal(t, 1, strings.Count(r.stderr.String(), "shown once"))
+	require.Contains(t, r.stderr.String(), "IAMCTL_SERVER="+r.url)
+	require.Contains(t, r.stderr.String(), "IAMCTL_TOKEN="+token)
 	require.NotContains(t, r.log.String(), token)
 	require.Contains(t, r.log.String(), "no operator token is set")
 
