@@ -32,6 +32,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServeCommand(stderr, &serveFlags{}),
+		newMigrateCommand(stdout),
 		newVersionCommand(stdout))
 	return root
 }
@@ -52,6 +53,7 @@ type serveFlags struct {
 	logLevel          string
 	logFormat         string
 	fullyConsistent   bool
+	migrate           bool
 }
 
 // newServeCommand builds iamd serve, parsing its flags into f.
@@ -107,6 +109,8 @@ func newServeCommand(stderr io.Writer, f *serveFlags) *cobra.Command {
 	fs.BoolVar(&f.fullyConsistent, "fully-consistent-checks", false,
 		"answer checks without a consistency token from the newest data, "+
 			"at some latency")
+	fs.BoolVar(&f.migrate, "migrate", false,
+		"bring the postgres datastore to the head migration before serving")
 
 	fs.VisitAll(func(fl *pflag.Flag) {
 		fl.Usage += " (env " + envName(fl.Name) + ")"
@@ -128,7 +132,47 @@ func (f serveFlags) config() server.Config {
 		OperatorTokenFile:     f.operatorTokenFile,
 		TokenSigningKeyFile:   f.signingKeyFile,
 		FullyConsistentChecks: f.fullyConsistent,
+		Migrate:               f.migrate,
 	}
+}
+
+// newMigrateCommand builds iamd migrate: it brings a PostgreSQL database
+// to SpiceDB's head migration, then reports what would still stop iamd.
+// Running it again, or from several replicas at once, is safe.
+func newMigrateCommand(stdout io.Writer) *cobra.Command {
+	var uri string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Migrate the PostgreSQL datastore to the head revision",
+		Args:  cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			return bindEnv(cmd.Flags())
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if uri == "" {
+				return fmt.Errorf("--datastore-uri is empty; give the " +
+					"PostgreSQL connection string (or IAMD_DATASTORE_URI)")
+			}
+			if err := engine.Migrate(cmd.Context(), uri); err != nil {
+				return err
+			}
+
+			status, err := engine.InspectPostgres(cmd.Context(), uri)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s is at migration %s (PostgreSQL %s)\n",
+				status.Target, status.Revision, status.ServerVersion)
+			for _, w := range status.Warnings {
+				fmt.Fprintf(stdout, "warning: %s\n", w)
+			}
+			return status.Err()
+		},
+	}
+	cmd.Flags().StringVar(&uri, "datastore-uri", "",
+		"connection string of the PostgreSQL datastore (env "+
+			envName("datastore-uri")+")")
+	return cmd
 }
 
 func envName(flag string) string {

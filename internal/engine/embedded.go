@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/authzed/spicedb/pkg/cmd/datastore"
@@ -20,6 +21,16 @@ type EmbeddedConfig struct {
 
 	// DatastoreURI is the connection string of a postgres datastore.
 	DatastoreURI string
+
+	// Migrate brings a postgres datastore to SpiceDB's head migration
+	// before opening it. Without it, a datastore that is not at head is
+	// refused with the command that fixes it.
+	Migrate bool
+
+	// Logger receives the warnings found at start, such as PostgreSQL
+	// settings that put acknowledged writes at risk. Nil means
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Datastore engines an embedded SpiceDB supports.
@@ -41,11 +52,20 @@ func NewEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Engine, error) {
 			engineName, MemoryDatastore, PostgresDatastore)
 	}
 
+	if engineName == PostgresDatastore {
+		if err := preparePostgres(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+
 	ds, err := datastore.NewDatastore(ctx,
 		datastore.DefaultDatastoreConfig().ToOption(),
 		datastore.WithEngine(engineName),
 		datastore.WithURI(cfg.DatastoreURI),
 		datastore.WithRevisionQuantization(time.Second),
+		// The pool metrics register in the process-wide registry under
+		// fixed names: a second engine in one process would be refused.
+		datastore.WithEnableDatastoreMetrics(false),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("engine: opening the %s datastore: %w", engineName, err)
@@ -74,8 +94,16 @@ func NewEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Engine, error) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(runCtx) }()
 
-	conn, err := srv.NewClient(
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	dialOpts := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	}
+	if engineName == PostgresDatastore {
+		probe := &datastoreProbe{ds: ds}
+		dialOpts = append(dialOpts,
+			grpc.WithChainUnaryInterceptor(probe.unaryInterceptor),
+			grpc.WithChainStreamInterceptor(probe.streamInterceptor))
+	}
+	conn, err := srv.NewClient(dialOpts...)
 	if err != nil {
 		stop()
 		<-done

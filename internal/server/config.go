@@ -34,6 +34,9 @@ func (cfg Config) validate() error {
 			"each other; choose one")
 	case cfg.DatastoreEngine == engine.PostgresDatastore && cfg.DatastoreURI == "":
 		return errors.New("--datastore-engine postgres needs --datastore-uri")
+	case cfg.Migrate && cfg.DatastoreEngine != engine.PostgresDatastore:
+		return errors.New("--migrate applies to --datastore-engine postgres " +
+			"only; drop it")
 	case cfg.OperatorToken != "" && cfg.OperatorTokenFile != "":
 		return errors.New("--operator-token and --operator-token-file are both " +
 			"set; choose one")
@@ -147,6 +150,8 @@ func openEngine(ctx context.Context, cfg Config, log *slog.Logger) (*engine.Engi
 	return engine.NewEmbedded(ctx, engine.EmbeddedConfig{
 		DatastoreEngine: cfg.DatastoreEngine,
 		DatastoreURI:    cfg.DatastoreURI,
+		Migrate:         cfg.Migrate,
+		Logger:          log,
 	})
 }
 

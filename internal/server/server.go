@@ -58,6 +58,10 @@ type Config struct {
 	// newest data; see iam.WithFullyConsistentChecks.
 	FullyConsistentChecks bool
 
+	// Migrate brings a postgres datastore to SpiceDB's head migration at
+	// start; without it, iamd refuses a datastore that is not at head.
+	Migrate bool
+
 	// Logger receives the server's logs; slog.Default() if nil.
 	Logger *slog.Logger
 
