@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -173,19 +174,15 @@ func (o *Organization) validate(field string) error {
 		}
 	}
 
-	if err := validateLegacy(field+".legacy_groups", o.LegacyGroups); err != nil {
+	// One legacy group may be spelled several ways ("read", "READ"): it
+	// may still be declared only once, in one of the two lists.
+	declared := map[string]string{}
+	if err := validateLegacy(field+".legacy_groups", o.LegacyGroups, declared); err != nil {
 		return err
 	}
-	err := validateLegacy(field+".legacy_group_additions", o.LegacyAdditions)
+	err := validateLegacy(field+".legacy_group_additions", o.LegacyAdditions, declared)
 	if err != nil {
 		return err
-	}
-	for name := range o.LegacyAdditions {
-		if _, both := o.LegacyGroups[name]; both {
-			return iamerr.Invalid(field+".legacy_group_additions."+name, name,
-				"the legacy group is also listed under legacy_groups",
-				"declare it in one of the two")
-		}
 	}
 
 	policies := map[string]bool{}
@@ -203,12 +200,28 @@ func (o *Organization) validate(field string) error {
 	return nil
 }
 
-func validateLegacy(field string, groups map[string][]string) error {
-	for name, principals := range groups {
+// validateLegacy checks a map of legacy groups; declared maps each
+// group's canonical name to where it was declared, across maps.
+func validateLegacy(field string, groups map[string][]string, declared map[string]string) error {
+	names := make([]string, 0, len(groups))
+	for name := range groups {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	for _, name := range names {
+		principals := groups[name]
 		lf := field + "." + name
-		if _, err := catalog.LookupLegacyGroup(lf, name); err != nil {
+		g, err := catalog.LookupLegacyGroup(lf, name)
+		if err != nil {
 			return err
 		}
+		if first, dup := declared[g.Name]; dup {
+			return iamerr.Invalid(lf, name,
+				"legacy group "+g.Name+" is already declared as "+first,
+				"declare each legacy group once")
+		}
+		declared[g.Name] = lf
 		if err := uniquePrincipals(lf, principals, validatePrincipal); err != nil {
 			return err
 		}
@@ -226,7 +239,7 @@ func validatePolicy(field string, p Policy) error {
 			"list the principals under legacy_groups, or rename the policy")
 	}
 	if len(p.Description) > iam.MaxDescriptionLength {
-		return iamerr.Invalid(field+".description", p.Description[:40]+"...",
+		return iamerr.Invalid(field+".description", p.Description,
 			"the description is too long",
 			fmt.Sprintf("use at most %d bytes", iam.MaxDescriptionLength))
 	}

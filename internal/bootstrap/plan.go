@@ -46,7 +46,7 @@ func (c *Changes) Apply(ctx context.Context, svc *iam.Service) (string, error) {
 	for _, s := range c.steps {
 		t, err := s.apply(ctx, svc)
 		if err != nil {
-			return token, fmt.Errorf("applying %q: %w", s.line, err)
+			return token, fmt.Errorf("applying %q: %w", iamerr.Echo(s.line), err)
 		}
 		token = t
 	}
@@ -131,7 +131,7 @@ func (p *orgPlanner) plan(ctx context.Context) error {
 // requireUnclaimed refuses a new member that belongs to another
 // organization, so that a dry run shows what the apply would refuse.
 func (p *orgPlanner) requireUnclaimed(ctx context.Context, field, member string) error {
-	other, err := p.svc.OrganizationOf(ctx, member)
+	_, err := p.svc.OrganizationOf(ctx, member)
 	if iamerr.Is(err, iamerr.NotFound) {
 		return nil
 	}
@@ -140,7 +140,7 @@ func (p *orgPlanner) requireUnclaimed(ctx context.Context, field, member string)
 	}
 	return &iamerr.Error{
 		Kind: iamerr.FailedPrecondition, Field: field, Value: member,
-		Problem: "the principal belongs to organization " + other,
+		Problem: "the principal belongs to another organization",
 		Fix:     "a principal belongs to exactly one organization; remove it from the file",
 	}
 }

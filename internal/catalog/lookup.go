@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/gpucloud/iam/internal/iamerr"
@@ -15,10 +16,24 @@ func normalizeRole(s string) string {
 	}), "-")
 }
 
+// maxNameLength bounds the names lookups compare: no role or action name
+// is near it, and the suggestion's edit distance costs time quadratic in
+// the name's length.
+const maxNameLength = 100
+
+func tooLong(field, name, what string) error {
+	return iamerr.Invalid(field, name,
+		fmt.Sprintf("no %s name is %d bytes long", what, len(name)),
+		"`iamctl roles` lists every role and action")
+}
+
 // LookupRole looks a role up by any common spelling of its ID or display name.
 // An unknown name is an InvalidArgument error that suggests the closest
 // role.
 func LookupRole(field, name string) (Role, error) {
+	if len(name) > maxNameLength {
+		return Role{}, tooLong(field, name, "role")
+	}
 	if id, ok := idx.roleSpellings[normalizeRole(name)]; ok {
 		return *idx.roleByID[id], nil
 	}
@@ -35,6 +50,9 @@ func LookupRole(field, name string) (Role, error) {
 // returns its canonical form. An unknown action is an InvalidArgument error
 // that suggests the closest action.
 func LookupAction(field, name string) (string, error) {
+	if len(name) > maxNameLength {
+		return "", tooLong(field, name, "action")
+	}
 	a := strings.ToLower(strings.TrimSpace(name))
 	if _, ok := idx.actionRoles[a]; ok {
 		return a, nil
@@ -51,6 +69,9 @@ func LookupAction(field, name string) (string, error) {
 // LookupLegacyGroup finds a legacy group by name, accepting "-" for "_"
 // and any case.
 func LookupLegacyGroup(field, name string) (LegacyGroup, error) {
+	if len(name) > maxNameLength {
+		return LegacyGroup{}, tooLong(field, name, "legacy group")
+	}
 	key := strings.ReplaceAll(normalizeRole(name), "-", "_")
 	if g, ok := idx.legacyByName[key]; ok {
 		return *g, nil

@@ -154,7 +154,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 			_, err := svc.CreatePolicy(ctx, iam.PolicyInput{Org: org, ID: strings.Repeat("a", 64),
 				Rules: rule("user:user-a@example.com", "cks-admin")})
 			return err
-		}, iamerr.InvalidArgument, "64 characters"},
+		}, iamerr.InvalidArgument, "64 bytes"},
 		{"over-long principal", func() error {
 			_, err := svc.CreatePolicy(ctx, iam.PolicyInput{Org: org, ID: "p",
 				Rules: rule("user:"+long, "cks-admin")})
@@ -175,7 +175,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 			_, err := svc.CreatePolicy(ctx, iam.PolicyInput{Org: org, ID: "p",
 				Rules: rule("user:other-admin@example.org", "cks-admin")})
 			return err
-		}, iamerr.InvalidArgument, "belongs to organization ff00ff"},
+		}, iamerr.FailedPrecondition, "belongs to another organization"},
 		{"unknown user", func() error {
 			_, err := svc.CreatePolicy(ctx, iam.PolicyInput{Org: org, ID: "p",
 				Rules: rule("user:stranger@example.com", "cks-admin")})
@@ -220,7 +220,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 				Relationship: "group:ab1cd2/engineering#direct_member@user:other-admin@example.org",
 			}})
 			return err
-		}, iamerr.InvalidArgument, "belongs to organization ff00ff"},
+		}, iamerr.FailedPrecondition, "belongs to another organization"},
 		{"raw write outside the organization", func() error {
 			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
 				Relationship: "group:ff00ff/x#direct_member@user:user-a@example.com",
@@ -244,11 +244,11 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"legacy group other tenant", func() error {
 			_, err := svc.AssignLegacyGroup(ctx, org, "admin", "user:other-admin@example.org")
 			return err
-		}, iamerr.InvalidArgument, "belongs to organization ff00ff"},
+		}, iamerr.FailedPrecondition, "belongs to another organization"},
 		{"member of two organizations", func() error {
 			_, err := svc.AddMember(ctx, org, "user:other-admin@example.org")
 			return err
-		}, iamerr.FailedPrecondition, "belongs to organization ff00ff"},
+		}, iamerr.FailedPrecondition, "belongs to another organization"},
 		{"organization exists", func() error {
 			_, err := svc.CreateOrganization(ctx, org, "user:new@example.com")
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/gpucloud/iam/internal/catalog"
 	"github.com/gpucloud/iam/internal/iamerr"
@@ -53,7 +54,7 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error)
 		Subject:     item.Subject,
 	})
 	if err != nil {
-		return Decision{}, s.engineError(ctx, "check", err)
+		return Decision{}, s.engineError("check", req.AtLeastAsFresh, err)
 	}
 
 	return Decision{
@@ -124,7 +125,7 @@ func (s *Service) CheckBulk(
 			Items:       items,
 		})
 	if err != nil {
-		return nil, "", s.engineError(ctx, "bulk check", err)
+		return nil, "", s.engineError("bulk check", token, err)
 	}
 
 	pairs := resp.GetPairs()
@@ -136,9 +137,10 @@ func (s *Service) CheckBulk(
 	out := make([]BulkDecision, len(pairs))
 	for i, p := range pairs {
 		if e := p.GetError(); e != nil {
-			return nil, "", iamerr.New(iamerr.Unavailable,
-				"check "+itoa(i)+" failed in the permission engine: "+
-					e.GetMessage(), "retry")
+			// One failed item fails the call: a partial answer could be
+			// read as an allow.
+			return nil, "", s.engineError("bulk check "+itoa(i), token,
+				status.ErrorProto(e))
 		}
 		out[i].Allowed = p.GetItem().GetPermissionship() ==
 			v1.CheckPermissionResponse_PERMISSIONSHIP_HAS_PERMISSION

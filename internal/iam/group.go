@@ -85,19 +85,14 @@ func (s *Service) DeleteGroup(ctx context.Context, org, name string) (WriteResul
 	if err := s.requireUnreferenced(ctx, sn, org, name); err != nil {
 		return WriteResult{}, err
 	}
-	own, err := sn.read(ctx, &v1.RelationshipFilter{
+
+	// One delete by filter takes every relationship of the group as it is
+	// when the delete lands, members added a moment ago included.
+	token, err := s.deleteMatching(ctx, "delete group", &v1.RelationshipFilter{
 		ResourceType:       typeGroup,
 		OptionalResourceId: groupObjectID(org, name),
-	})
-	if err != nil {
-		return WriteResult{}, err
-	}
-
-	var updates []*v1.RelationshipUpdate
-	for _, r := range own {
-		updates = append(updates, remove(r))
-	}
-	token, err := s.write(ctx, "delete group", updates, []*v1.Precondition{
+	}, []*v1.Precondition{
+		mustMatch(exactFilter(groupOwnership(org, name))),
 		mustNotMatch(groupAsSubject(typeRule, org, name)),
 		mustNotMatch(groupAsSubject(typeGroup, org, name)),
 	})

@@ -44,8 +44,8 @@ func ValidatePolicyID(field, id string) error {
 		return iamerr.Invalid(field, id, "a policy ID is required",
 			"choose an ID such as \"cks-operators\"")
 	case len(id) > MaxPolicyIDLength:
-		return iamerr.Invalid(field, id[:MaxPolicyIDLength]+"...",
-			fmt.Sprintf("the ID is %d characters long", len(id)),
+		return iamerr.Invalid(field, id,
+			fmt.Sprintf("the ID is %d bytes long", len(id)),
 			fmt.Sprintf("use at most %d", MaxPolicyIDLength))
 	case !policyIDPattern.MatchString(id):
 		return iamerr.Invalid(field, id,
@@ -78,8 +78,13 @@ func ValidateGroupName(field, name string) error {
 	if err := principal.ValidateID(field, name); err != nil {
 		return err
 	}
+	if strings.Contains(name, "#") {
+		return iamerr.Invalid(field, name,
+			"a group name cannot contain '#', which separates relations "+
+				"in the relationship text form", "rename the group")
+	}
 	if len(name) > MaxGroupNameLength {
-		return iamerr.Invalid(field, name[:40]+"...",
+		return iamerr.Invalid(field, name,
 			fmt.Sprintf("the name is %d bytes long", len(name)),
 			fmt.Sprintf("use at most %d", MaxGroupNameLength))
 	}

@@ -89,12 +89,13 @@ func (s *Service) explainPrincipal(
 		return err
 	}
 	if other != "" {
+		// The other organization is not named: a caller may not learn
+		// who belongs to another tenant.
 		return &iamerr.Error{
-			Kind: iamerr.InvalidArgument, Field: field, Value: p.String(),
-			Problem: "the principal belongs to organization " + other +
-				", and a rule of " + org + " may name only " + org +
-				"'s principals",
-			Fix: "remove it from the rule",
+			Kind: iamerr.FailedPrecondition, Field: field, Value: p.String(),
+			Problem: "the principal belongs to another organization; " +
+				"nothing in " + org + " can be granted to it",
+			Fix: "name a principal of " + org,
 		}
 	}
 	return &iamerr.Error{

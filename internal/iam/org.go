@@ -117,9 +117,14 @@ func (s *Service) explainOrgConflict(
 	if err != nil {
 		return err
 	}
+	if other == "" {
+		return iamerr.New(iamerr.Conflict,
+			"organization "+org+" or its first user changed during the write",
+			"retry")
+	}
 	return &iamerr.Error{
 		Kind: iamerr.FailedPrecondition, Field: "first_user", Value: raw,
-		Problem: "the principal already belongs to organization " + other,
+		Problem: "the principal already belongs to another organization",
 		Fix:     "a principal belongs to exactly one organization; use another",
 	}
 }
@@ -199,7 +204,7 @@ func (s *Service) explainMembershipConflict(
 	}
 	return &iamerr.Error{
 		Kind: iamerr.FailedPrecondition, Field: "principal", Value: raw,
-		Problem: "the principal belongs to organization " + other,
+		Problem: "the principal belongs to another organization",
 		Fix:     "a principal belongs to exactly one organization",
 	}
 }

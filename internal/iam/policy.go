@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
@@ -141,13 +142,23 @@ func sortPrincipals(ps []principal.Principal) {
 	})
 }
 
+// validateDescription accepts UTF-8 text with line breaks and tabs, but no
+// other control character: NUL cannot be stored, and escape sequences
+// would rewrite an administrator's terminal.
 func validateDescription(d string) error {
 	if !utf8.ValidString(d) {
-		return iamerr.Invalid("description", "", "not valid UTF-8",
+		return iamerr.Invalid("description", d, "not valid UTF-8",
 			"send the description as UTF-8 text")
 	}
+	for _, r := range d {
+		if r != '\n' && r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r)) {
+			return iamerr.Invalid("description", d,
+				fmt.Sprintf("the description contains the control character %U", r),
+				"remove it; line breaks and tabs are allowed")
+		}
+	}
 	if len(d) > MaxDescriptionLength {
-		return iamerr.Invalid("description", d[:40]+"...",
+		return iamerr.Invalid("description", d,
 			fmt.Sprintf("the description is %d bytes long", len(d)),
 			fmt.Sprintf("use at most %d", MaxDescriptionLength))
 	}
@@ -557,6 +568,14 @@ func (s *Service) replaceOnce(
 		if err != nil {
 			return PolicyWrite{}, err
 		}
+		if description != "" && description != current.Description {
+			return PolicyWrite{}, &iamerr.Error{
+				Kind: iamerr.FailedPrecondition, Field: "description",
+				Value:   iamerr.Echo(description),
+				Problem: "the description of default policy " + in.ID + " is fixed",
+				Fix:     "leave it empty or unchanged",
+			}
+		}
 		description = current.Description
 	}
 
@@ -600,6 +619,23 @@ func (s *Service) DeletePolicy(ctx context.Context, org, id, etag string) (Write
 		}
 	}
 
+	for attempt := 0; ; attempt++ {
+		w, err := s.deleteOnce(ctx, org, id, etag)
+		retry := etag == "" && attempt < maxEtagRetries &&
+			iamerr.Is(err, iamerr.Conflict)
+		if !retry {
+			return w, err
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return WriteResult{}, iamerr.Wrap(iamerr.Unavailable, err,
+				"the request ended while retrying", "retry")
+		}
+	}
+}
+
+// deleteOnce deletes the policy as read now, if its etag is still etag
+// (or anything, when etag is empty) when the write lands.
+func (s *Service) deleteOnce(ctx context.Context, org, id, etag string) (WriteResult, error) {
 	current, err := s.currentPolicy(ctx, org, id, etag)
 	if err != nil {
 		return WriteResult{}, err

@@ -34,7 +34,6 @@ type rawRelation struct {
 func writableRaw(resourceType, relation string) bool {
 	switch (rawRelation{resourceType, relation}) {
 	case rawRelation{typeOrganization, relMember},
-		rawRelation{typeGroup, relOrganization},
 		rawRelation{typeGroup, relDirectMember},
 		rawRelation{typeRule, relPrincipal}:
 		return true
@@ -107,6 +106,9 @@ func (s *Service) WriteRelationships(
 		}
 	}
 
+	if err := s.checkRawRules(ctx, sn, parsed, updates); err != nil {
+		return WriteResult{}, err
+	}
 	bumps, guards, err := s.bumpVersions(ctx, sn, org, policies)
 	if err != nil {
 		return WriteResult{}, err
@@ -174,17 +176,19 @@ func (s *Service) rawPreconditions(
 			return nil, err
 		}
 		if other != "" && other != org {
-			return nil, iamerr.Invalid(field, p.subject.String(),
-				"the principal belongs to organization "+other,
-				"a principal belongs to exactly one organization")
+			return nil, &iamerr.Error{
+				Kind: iamerr.FailedPrecondition, Field: field,
+				Value:   p.subject.String(),
+				Problem: "the principal belongs to another organization",
+				Fix:     "a principal belongs to exactly one organization",
+			}
 		}
 		if other == "" {
 			return []*v1.Precondition{mustNotMatch(anyOrgMembership(p.subject))}, nil
 		}
-		return nil, nil
-
-	case r.Relation == relOrganization:
-		return nil, nil
+		// Already a member: the touch must not land after a move to
+		// another organization.
+		return []*v1.Precondition{mustMatch(exactFilter(r))}, nil
 
 	case r.Subject.Object.ObjectType == typeOrganization:
 		// A rule's role link: its subject was validated by parseRaw.
@@ -194,10 +198,16 @@ func (s *Service) rawPreconditions(
 	if err := s.explainPrincipal(ctx, sn, org, field, p.subject); err != nil {
 		return nil, err
 	}
-	if r.Resource.ObjectType == typeGroup && p.subject.Kind == principal.Group {
+	if r.Resource.ObjectType == typeGroup {
 		parent, _ := principalOfSubject(&v1.SubjectReference{Object: r.Resource})
-		if err := s.checkNesting(ctx, sn, org, parent.ID, p.subject.ID); err != nil {
+		if err := s.requireGroup(ctx, sn, org, parent.ID); err != nil {
 			return nil, err
+		}
+		pre = append(pre, mustMatch(exactFilter(groupOwnership(org, parent.ID))))
+		if p.subject.Kind == principal.Group {
+			if err := s.checkNesting(ctx, sn, org, parent.ID, p.subject.ID); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return append(pre, mustMatch(exactFilter(belongsTo(org, p.subject)))), nil
@@ -223,6 +233,79 @@ func (s *Service) requireRuleLink(
 		}
 	}
 	return link, nil
+}
+
+// ruleState is what a rule holds, as relationship keys.
+type ruleState struct {
+	principals, roles map[string]bool
+}
+
+func newRuleState() *ruleState {
+	return &ruleState{principals: map[string]bool{}, roles: map[string]bool{}}
+}
+
+// set records relationship r as present in the rule, or not.
+func (st *ruleState) set(r *v1.Relationship, present bool) {
+	into := st.roles
+	if r.Relation == relPrincipal {
+		into = st.principals
+	}
+	if present {
+		into[relKey(r)] = true
+	} else {
+		delete(into, relKey(r))
+	}
+}
+
+// checkRawRules refuses raw changes that would leave a rule the typed
+// methods could not have written: without a principal or a role, or with
+// more principals than a rule may hold. The policy etag guards that the
+// rules read are those the write changes.
+func (s *Service) checkRawRules(
+	ctx context.Context, sn *snapshot, parsed []parsedRaw, updates []RawUpdate,
+) error {
+	rules := map[string]*ruleState{}
+
+	for i, p := range parsed {
+		if p.rel.Resource.ObjectType != typeRule {
+			continue
+		}
+		id := p.rel.Resource.ObjectId
+		st := rules[id]
+		if st == nil {
+			current, err := sn.read(ctx, &v1.RelationshipFilter{
+				ResourceType: typeRule, OptionalResourceId: id,
+			})
+			if err != nil {
+				return err
+			}
+			st = newRuleState()
+			for _, r := range current {
+				st.set(r, true)
+			}
+			rules[id] = st
+		}
+		st.set(p.rel, !updates[i].Delete)
+	}
+
+	for id, st := range rules {
+		field := "rule:" + id
+		switch {
+		case len(st.principals) == 0:
+			return iamerr.Invalid("updates", field,
+				"the change would leave the rule without a principal",
+				"remove the rule with ReplacePolicy instead")
+		case len(st.roles) == 0:
+			return iamerr.Invalid("updates", field,
+				"the change would leave the rule without a role",
+				"remove the rule with ReplacePolicy instead")
+		case len(st.principals) > MaxPrincipalsPerRule:
+			return iamerr.Invalid("updates", field,
+				fmt.Sprintf("the rule would name %d principals", len(st.principals)),
+				fmt.Sprintf("keep at most %d per rule; use a group", MaxPrincipalsPerRule))
+		}
+	}
+	return nil
 }
 
 // bumpVersions gives each policy a new etag, guarded by its current one.
@@ -271,9 +354,9 @@ func parseRaw(field, org, text string) (parsedRaw, error) {
 	if !writableRaw(resType, relation) {
 		return parsedRaw{}, iamerr.Invalid(field, text,
 			fmt.Sprintf("%s#%s cannot be written raw", resType, relation),
-			"raw writes cover organization#member, group#organization, "+
-				"group#direct_member, rule#principal and rule#grants_*; "+
-				"use the policy and organization methods for the rest")
+			"raw writes cover organization#member, group#direct_member, "+
+				"rule#principal and rule#grants_*; use the policy, group "+
+				"and organization methods for the rest")
 	}
 
 	out := parsedRaw{}

@@ -8,7 +8,6 @@
 package iam
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -115,9 +114,10 @@ func fullyConsistent() *v1.Consistency {
 	}
 }
 
-// engineError classifies an error from SpiceDB. Anything that is not
-// clearly the caller's fault is Unavailable or Internal: never an allow.
-func (s *Service) engineError(ctx context.Context, op string, err error) error {
+// engineError classifies an error from SpiceDB; token is the ZedToken the
+// call carried, if any. Anything that is not clearly the caller's fault is
+// Unavailable or Internal: never an allow.
+func (s *Service) engineError(op, token string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -134,9 +134,17 @@ func (s *Service) engineError(ctx context.Context, op string, err error) error {
 	case codes.Canceled:
 		return iamerr.Wrap(iamerr.Unavailable, err,
 			"the request was canceled", "retry")
+	case codes.OutOfRange:
+		// A well-formed token of a revision this datastore has not
+		// reached: from another datastore, or made up.
+		if token != "" {
+			return iamerr.Invalid("consistency_token", token,
+				"the ZedToken names a revision this service has not reached",
+				"pass a token returned by this service, or none")
+		}
 	case codes.InvalidArgument:
 		if st, ok := status.FromError(err); ok && isZedTokenError(st.Message()) {
-			return iamerr.Invalid("consistency_token", "",
+			return iamerr.Invalid("consistency_token", token,
 				"the ZedToken is malformed or too old",
 				"pass a token returned by a recent call, or none")
 		}

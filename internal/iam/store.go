@@ -47,9 +47,29 @@ func (s *Service) write(
 		return "", errExists
 	}
 	if err != nil {
-		return "", s.engineError(ctx, op, err)
+		return "", s.engineError(op, "", err)
 	}
 	return resp.GetWrittenAt().GetToken(), nil
+}
+
+// deleteMatching deletes every relationship that matches f, atomically,
+// guarded by preconditions, and returns the ZedToken of the delete.
+func (s *Service) deleteMatching(
+	ctx context.Context, op string,
+	f *v1.RelationshipFilter, preconditions []*v1.Precondition,
+) (string, error) {
+	resp, err := s.engine.DeleteRelationships(ctx, &v1.DeleteRelationshipsRequest{
+		RelationshipFilter:          f,
+		OptionalPreconditions:       preconditions,
+		OptionalTransactionMetadata: transactionMetadata(ctx, op),
+	})
+	if status.Code(err) == codes.FailedPrecondition {
+		return "", errPrecondition
+	}
+	if err != nil {
+		return "", s.engineError(op, "", err)
+	}
+	return resp.GetDeletedAt().GetToken(), nil
 }
 
 // transactionMetadata records who made a change and why; SpiceDB's Watch
@@ -72,13 +92,14 @@ func transactionMetadata(ctx context.Context, op string) *structpb.Struct {
 // snapshot reads several filters at one revision: the first read is at
 // the requested consistency, the rest at its exact snapshot.
 type snapshot struct {
-	s     *Service
-	first *v1.Consistency
-	token string
+	s         *Service
+	first     *v1.Consistency
+	requested string // the caller's token, for errors
+	token     string // the snapshot's own, once read
 }
 
 func (s *Service) newSnapshot(token string) *snapshot {
-	return &snapshot{s: s, first: readConsistency(token)}
+	return &snapshot{s: s, first: readConsistency(token), requested: token}
 }
 
 // read returns every relationship matching f.
@@ -100,7 +121,7 @@ func (sn *snapshot) read(
 			RelationshipFilter: f,
 		})
 	if err != nil {
-		return nil, sn.s.engineError(ctx, "read", err)
+		return nil, sn.s.engineError("read", sn.requested, err)
 	}
 
 	var out []*v1.Relationship
@@ -110,7 +131,7 @@ func (sn *snapshot) read(
 			return out, nil
 		}
 		if err != nil {
-			return nil, sn.s.engineError(ctx, "read", err)
+			return nil, sn.s.engineError("read", sn.requested, err)
 		}
 		if sn.token == "" {
 			sn.token = resp.GetReadAt().GetToken()

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind classifies an error for the API edge.
@@ -79,10 +80,10 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
-// Invalid reports a bad argument.
+// Invalid reports a bad argument. The value is echoed bounded (Echo).
 func Invalid(field, value, problem, fix string) *Error {
 	return &Error{
-		Kind: InvalidArgument, Field: field, Value: value,
+		Kind: InvalidArgument, Field: field, Value: Echo(value),
 		Problem: problem, Fix: fix,
 	}
 }
@@ -109,4 +110,22 @@ func KindOf(err error) Kind {
 // Is reports whether err is classified as kind.
 func Is(err error, kind Kind) bool {
 	return err != nil && KindOf(err) == kind
+}
+
+// MaxEchoedValue bounds the bad value an error repeats back, in bytes.
+const MaxEchoedValue = 80
+
+// Echo prepares a bad value for an error message: cut to MaxEchoedValue
+// bytes at a character boundary, with "..." when cut, and invalid UTF-8
+// replaced, so that the message and its details always encode.
+func Echo(value string) string {
+	value = strings.ToValidUTF8(value, "\uFFFD")
+	if len(value) <= MaxEchoedValue {
+		return value
+	}
+	cut := MaxEchoedValue
+	for cut > 0 && !utf8.RuneStart(value[cut]) {
+		cut--
+	}
+	return value[:cut] + "..."
 }

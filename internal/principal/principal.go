@@ -79,7 +79,7 @@ func ValidateID(field, id string) error {
 		return iamerr.Invalid(field, id, "the ID is empty",
 			"give the principal's ID after the colon")
 	case len(id) > MaxIDLength:
-		return iamerr.Invalid(field, truncate(id),
+		return iamerr.Invalid(field, id,
 			fmt.Sprintf("the ID is %d bytes long", len(id)),
 			fmt.Sprintf("use at most %d bytes", MaxIDLength))
 	case !utf8.ValidString(id):
@@ -87,21 +87,15 @@ func ValidateID(field, id string) error {
 			"send the ID as UTF-8 text")
 	}
 	for _, r := range id {
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
+		// Format characters (zero-width spaces, direction overrides, BOM)
+		// render as nothing: they would let one ID pass for another.
+		if unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			return iamerr.Invalid(field, id,
-				"the ID contains white space or a control character",
+				fmt.Sprintf("the ID contains white space or the invisible or control character %U", r),
 				"remove it")
 		}
 	}
 	return nil
-}
-
-func truncate(s string) string {
-	const keep = 40
-	if len(s) <= keep {
-		return s
-	}
-	return s[:keep] + "..."
 }
 
 // EncodeID maps any ID to SpiceDB's object ID alphabet. Letters, digits,
