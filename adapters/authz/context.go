@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"strings"
 )
 
 // ConsistencyTokenHeader is the request header that carries a ZedToken
@@ -17,8 +18,13 @@ const MaxConsistencyTokenLength = 1024
 // to iamd, so that both services log the same ID.
 const RequestIDHeader = "X-Request-Id"
 
-// maxRequestIDLength matches iamd's own limit.
-const maxRequestIDLength = 128
+// maxRequestIDLength is the longest request ID iamd and the adapters
+// accept.
+const maxRequestIDLength = 64
+
+// mintedTokenPrefix starts every token iamd mints; an ID shaped like one
+// is refused, so that no token reaches a log as a request ID.
+const mintedTokenPrefix = "iamd1."
 
 type (
 	subjectKey   struct{}
@@ -69,16 +75,20 @@ func RequestIDFrom(ctx context.Context) string {
 	return id
 }
 
-// SaneRequestID accepts IDs that are safe to log and to forward: at most
-// 128 bytes of letters, digits, '-', '_', '.' and ':'.
+// SaneRequestID accepts IDs that are safe to log, store and forward: at
+// most 64 bytes of letters, digits, '-', '_' and '.', and not shaped like
+// a token iamd mints. iamd applies the same rule.
 func SaneRequestID(id string) bool {
 	if id == "" || len(id) > maxRequestIDLength {
 		return false
 	}
+	if len(id) >= len(mintedTokenPrefix) &&
+		strings.EqualFold(id[:len(mintedTokenPrefix)], mintedTokenPrefix) {
+		return false
+	}
 	for _, c := range []byte(id) {
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' ||
-			c >= '0' && c <= '9' || c == '-' || c == '_' ||
-			c == '.' || c == ':'
+			c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 		if !ok {
 			return false
 		}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -54,6 +55,8 @@ type serveFlags struct {
 	logFormat         string
 	fullyConsistent   bool
 	migrate           bool
+	readTimeout       time.Duration
+	requestTimeout    time.Duration
 }
 
 // newServeCommand builds iamd serve, parsing its flags into f.
@@ -111,6 +114,10 @@ func newServeCommand(stderr io.Writer, f *serveFlags) *cobra.Command {
 			"at some latency")
 	fs.BoolVar(&f.migrate, "migrate", false,
 		"bring the postgres datastore to the head migration before serving")
+	fs.DurationVar(&f.readTimeout, "read-timeout", time.Minute,
+		"longest time to read one request, body included")
+	fs.DurationVar(&f.requestTimeout, "request-timeout", 2*time.Minute,
+		"deadline of every request; a client's shorter deadline wins")
 
 	fs.VisitAll(func(fl *pflag.Flag) {
 		fl.Usage += " (env " + envName(fl.Name) + ")"
@@ -133,6 +140,8 @@ func (f serveFlags) config() server.Config {
 		TokenSigningKeyFile:   f.signingKeyFile,
 		FullyConsistentChecks: f.fullyConsistent,
 		Migrate:               f.migrate,
+		ReadTimeout:           f.readTimeout,
+		RequestTimeout:        f.requestTimeout,
 	}
 }
 

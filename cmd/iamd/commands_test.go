@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -20,17 +21,21 @@ func TestFlagsFromEnvironment(t *testing.T) {
 			require.Equal(t, "127.0.0.1:8080", f.addr)
 			require.Equal(t, "memory", f.datastoreEngine)
 			require.False(t, f.fullyConsistent)
+			require.Equal(t, time.Minute, f.readTimeout)
+			require.Equal(t, 2*time.Minute, f.requestTimeout)
 		}},
 		{"environment", map[string]string{
 			"IAMD_ADDR":                    "127.0.0.1:9090",
 			"IAMD_OPERATOR_TOKEN":          "from-the-environment",
 			"IAMD_FULLY_CONSISTENT_CHECKS": "true",
 			"IAMD_TOKEN_SIGNING_KEY_FILE":  "/run/secrets/key",
+			"IAMD_REQUEST_TIMEOUT":         "30s",
 		}, nil, func(t *testing.T, f serveFlags) {
 			require.Equal(t, "127.0.0.1:9090", f.addr)
 			require.Equal(t, "from-the-environment", f.operatorToken)
 			require.True(t, f.fullyConsistent)
 			require.Equal(t, "/run/secrets/key", f.signingKeyFile)
+			require.Equal(t, 30*time.Second, f.config().RequestTimeout)
 		}},
 		{"flag wins", map[string]string{
 			"IAMD_ADDR":      "127.0.0.1:9090",
@@ -85,4 +90,8 @@ func TestServeRefusesBadConfigBeforeStarting(t *testing.T) {
 	root = newRootCommand(&bytes.Buffer{}, &bytes.Buffer{})
 	root.SetArgs([]string{"serve", "--spicedb-token", "k"})
 	require.ErrorContains(t, root.Execute(), "--spicedb-endpoint")
+
+	root = newRootCommand(&bytes.Buffer{}, &bytes.Buffer{})
+	root.SetArgs([]string{"serve", "--read-timeout", "-1s"})
+	require.ErrorContains(t, root.Execute(), "--read-timeout")
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gpucloud/iam/adapters/api/iam/v1/iamv1connect"
-	"github.com/gpucloud/iam/internal/bootstrap"
 	"github.com/gpucloud/iam/internal/iam"
 )
 
@@ -61,10 +60,6 @@ const (
 	MinOperatorTokenLength = 16
 	MinTokenKeyLength      = 32
 )
-
-// maxRequestBytes bounds one request message. An organization file sent to
-// Apply is the largest message the API takes.
-const maxRequestBytes = bootstrap.MaxDocumentSize + 64<<10
 
 // readyTimeout bounds one readiness probe.
 const readyTimeout = 3 * time.Second
@@ -120,22 +115,41 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	}
 	h.wasReady.Store(true)
 
-	// The gate authenticates before the request body is decoded; the
-	// interceptors, outermost first, count, then translate errors, then
-	// turn panics into errors.
-	path, service := iamv1connect.NewIAMServiceHandler(h,
-		connect.WithRequestGate(h.authenticate),
-		connect.WithInterceptors(h.metrics.interceptor(), h.errorInterceptor()),
-		connect.WithRecover(h.recoverPanic),
-		connect.WithReadMaxBytes(maxRequestBytes),
-	)
-
 	mux := http.NewServeMux()
+	path, service := h.service()
 	mux.Handle(path, service)
 	mux.HandleFunc("GET /healthz", serveHealthy)
 	mux.HandleFunc("GET /readyz", h.serveReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return withRequestID(mux), nil
+	return h.withRequestID(mux), nil
+}
+
+// service returns the IAMService's path and handler. Each size limit
+// has its own Connect handler, as Connect's options, the decompressor's
+// limit among them, apply to all methods of a handler.
+func (h *handler) service() (string, http.Handler) {
+	var path string
+	byLimit := map[int64]http.Handler{}
+	for _, limit := range []int64{
+		MaxRequestBytes, MaxListRequestBytes, MaxApplyRequestBytes,
+	} {
+		// The gate authenticates before the request body is read; the
+		// interceptors, outermost first, count, then translate errors,
+		// then turn panics into errors.
+		p, service := iamv1connect.NewIAMServiceHandler(h,
+			connect.WithRequestGate(h.authenticate),
+			connect.WithInterceptors(h.metrics.interceptor(), h.errorInterceptor()),
+			connect.WithRecover(h.recoverPanic),
+			codecs(),
+			h.gzipWithin(limit),
+		)
+		path = p
+		byLimit[limit] = h.limitBody(limit, service)
+	}
+
+	return path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		byLimit[requestLimit(r.URL.Path)].ServeHTTP(w, r)
+	})
 }
 
 func (cfg Config) validate() error {

@@ -63,8 +63,9 @@ func (h *handler) authenticate(
 }
 
 // identify reads the bearer token. A principal's token is good only while
-// the principal belongs to an organization: removing it from its
-// organization ends its access, whatever its token's expiry.
+// the principal belongs to the organization it was minted in: removing it
+// from that organization ends its access, whatever its token's expiry,
+// and another organization taking it in does not revive the token.
 func (h *handler) identify(ctx context.Context, header http.Header) (caller, error) {
 	token, err := bearerToken(header)
 	if err != nil {
@@ -76,11 +77,11 @@ func (h *handler) identify(ctx context.Context, header http.Header) (caller, err
 		return caller{Principal: OperatorPrincipal, Operator: true}, nil
 	}
 
-	subject, err := h.tokens.verify(token)
+	claims, err := h.tokens.verify(token)
 	if err != nil {
 		return caller{}, err
 	}
-	p, err := principal.Parse("token subject", subject)
+	p, err := principal.Parse("token subject", claims.Subject)
 	if err != nil || p.Kind == principal.Group {
 		return caller{}, iamerr.New(iamerr.Unauthenticated,
 			"the bearer token names no user or service account",
@@ -96,6 +97,13 @@ func (h *handler) identify(ctx context.Context, header http.Header) (caller, err
 	case err != nil:
 		return caller{}, iamerr.Wrap(iamerr.Unavailable, err,
 			"the caller's organization could not be read", "retry later")
+	case org != claims.Org:
+		// Neither organization is named: the bearer may not be the
+		// principal, and the new one is none of its business.
+		return caller{}, iamerr.New(iamerr.Unauthenticated,
+			"the token's principal "+p.String()+" no longer belongs to "+
+				"the organization the token was minted in",
+			"mint a new token")
 	}
 	return caller{Principal: p.String(), Org: org}, nil
 }

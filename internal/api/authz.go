@@ -61,7 +61,7 @@ func (h *handler) authorize(
 		return err
 	}
 	if c.Principal == "" || org != c.Org {
-		return otherOrganization(c, org)
+		return otherOrganization(c, "organization_id", org)
 	}
 
 	reqs := make([]iam.CheckRequest, len(actions))
@@ -85,9 +85,12 @@ func (h *handler) authorize(
 	return nil
 }
 
-func otherOrganization(c caller, org string) error {
+// otherOrganization refuses to act in org, which field names, for a
+// caller of another organization. It names the caller's organization,
+// never which organization anyone else belongs to.
+func otherOrganization(c caller, field, org string) error {
 	return &iamerr.Error{
-		Kind: iamerr.PermissionDenied, Field: "organization_id", Value: org,
+		Kind: iamerr.PermissionDenied, Field: field, Value: org,
 		Problem: c.Principal + " belongs to organization " + c.Org +
 			" and may act only there",
 		Fix: "use a principal of " + org + ", or the operator token",

@@ -26,6 +26,10 @@ type orgOp struct {
 	action  string // the action a denial must name
 	write   bool
 	prepare func(t *testing.T, f *fixture, org string) call
+
+	// orgField names the organization in a denial for acting outside
+	// one's organization; "organization_id" if empty.
+	orgField string
 }
 
 // orgAdmin is a principal of each organization, for rules to name.
@@ -210,6 +214,7 @@ var orgOps = []orgOp{
 			}
 		}},
 	{name: "Apply", action: "iam.policies.update", write: true,
+		orgField: "organizations[0].id",
 		prepare: func(_ *testing.T, _ *fixture, org string) call {
 			doc := "organizations:\n  - id: " + org + "\n    groups:\n" +
 				"      - name: " + name("applied") + "\n"
@@ -265,7 +270,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 					requireCode(t, want, err)
 					info := errorInfo(t, err)
 					if c.otherOrg {
-						require.Equal(t, "organization_id", info.GetMetadata()["field"])
+						field := op.orgField
+						if field == "" {
+							field = "organization_id"
+						}
+						require.Equal(t, field, info.GetMetadata()["field"])
 						require.Equal(t, c.org, info.GetMetadata()["value"])
 					} else {
 						require.Equal(t, "action", info.GetMetadata()["field"])

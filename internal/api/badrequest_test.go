@@ -10,8 +10,8 @@ import (
 	iamv1 "github.com/gpucloud/iam/adapters/api/iam/v1"
 )
 
-// TestBadRequests answers bad input with InvalidArgument naming the
-// field, the value and a fix, and writes nothing.
+// TestBadRequests answers bad input with InvalidArgument (or the code a
+// case names) naming the field, the value and a fix, and writes nothing.
 func TestBadRequests(t *testing.T) {
 	f := newFixture(t)
 
@@ -86,6 +86,13 @@ func TestBadRequests(t *testing.T) {
 		}, "document", ""},
 	}
 
+	// Cases answered with another code than InvalidArgument. A principal
+	// of another organization is well formed, but no grant can reach it:
+	// the facade calls that a failed precondition.
+	codes := map[string]connect.Code{
+		"principal of another organization": connect.CodeFailedPrecondition,
+	}
+
 	for _, proto := range protocols {
 		for _, tc := range cases {
 			t.Run(proto.name+"/"+tc.name, func(t *testing.T) {
@@ -93,8 +100,12 @@ func TestBadRequests(t *testing.T) {
 				before, err := f.Service.ReadRelationships(ctx, orgA, "")
 				require.NoError(t, err)
 
+				want, ok := codes[tc.name]
+				if !ok {
+					want = connect.CodeInvalidArgument
+				}
 				err = tc.call(ctx, f.as(adminA, proto.opts))
-				ce := requireCode(t, connect.CodeInvalidArgument, err)
+				ce := requireCode(t, want, err)
 				md := errorInfo(t, err).GetMetadata()
 				require.Equal(t, tc.field, md["field"])
 				if tc.value != "" {

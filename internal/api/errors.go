@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -72,11 +73,62 @@ func (h *handler) connectError(ctx context.Context, procedure string, err error)
 			"procedure", procedure, "error", err, causeAttr(classified))
 	}
 
-	out := connect.NewError(code, errors.New(classified.Error()))
-	if detail, derr := connect.NewErrorDetail(errorInfo(classified)); derr == nil {
-		out.AddDetail(detail)
+	shown := forClient(classified)
+	out := connect.NewError(code, errors.New(shown.Error()))
+	detail, derr := connect.NewErrorDetail(errorInfo(shown))
+	if derr != nil {
+		// forClient makes every value encodable: this is a bug.
+		h.log.ErrorContext(ctx, "an error's ErrorInfo did not encode",
+			"procedure", procedure, "error", derr)
+		return out
 	}
+	out.AddDetail(detail)
 	return out
+}
+
+// Bounds of the parts of an error a client sees, in bytes. A value
+// echoes the request; problems and fixes are the service's own prose,
+// which may quote the request too (a suggestion, a path).
+const (
+	maxDetailValue = 200
+	maxDetailProse = 1024
+)
+
+// forClient returns the parts of e a client sees: valid UTF-8, so that
+// protobuf can encode the ErrorInfo (it refuses invalid strings, and the
+// detail would be lost), each bounded, and field names as the API spells
+// them. The cause stays behind.
+func forClient(e *iamerr.Error) *iamerr.Error {
+	return &iamerr.Error{
+		Kind:    e.Kind,
+		Field:   apiField(clip(e.Field, maxDetailValue)),
+		Value:   clip(e.Value, maxDetailValue),
+		Problem: clip(e.Problem, maxDetailProse),
+		Fix:     clip(e.Fix, maxDetailProse),
+	}
+}
+
+// apiField renames the facade's field names to the API's: the facade
+// says "organization" where every request says "organization_id".
+func apiField(field string) string {
+	if field == "organization" || strings.HasSuffix(field, ".organization") {
+		return field + "_id"
+	}
+	return field
+}
+
+// clip makes s valid UTF-8 and at most limit bytes long, cutting at a
+// character boundary and marking the cut with "...".
+func clip(s string, limit int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // causeAttr logs what an error's message leaves out: the first cause

@@ -75,10 +75,13 @@ func TestRequestID(t *testing.T) {
 		name, sent string
 		echoed     bool
 	}{
-		{"sane", "req-42.a_b:c", true},
+		{"sane", "req-42.a_b", true},
+		{"longest", strings.Repeat("a", 64), true},
 		{"none", "", false},
 		{"spaces", "req 42", false},
-		{"too long", strings.Repeat("a", 129), false},
+		{"colon", "req:42", false},
+		{"too long", strings.Repeat("a", 65), false},
+		{"token-shaped", "iamd1.eyJzdWIiOiJ1c2VyOmEifQ", false},
 	}
 	for _, tc := range cases {
 		t.Run("http/"+tc.name, func(t *testing.T) {

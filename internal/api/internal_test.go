@@ -6,13 +6,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"github.com/gpucloud/iam/internal/iam"
 	"github.com/gpucloud/iam/internal/iamerr"
@@ -24,8 +27,8 @@ func TestTokenSigner(t *testing.T) {
 	signer := &tokenSigner{key: bytes.Repeat([]byte("k"), 32), now: clock}
 	other := &tokenSigner{key: bytes.Repeat([]byte("x"), 32), now: clock}
 
-	token, expires := signer.mint("user:a@example.com", time.Hour)
-	foreign, _ := other.mint("user:a@example.com", time.Hour)
+	token, expires := signer.mint("user:a@example.com", "ab1cd2", time.Hour)
+	foreign, _ := other.mint("user:a@example.com", "ab1cd2", time.Hour)
 	require.Equal(t, now.Add(time.Hour), expires)
 	encode := base64.RawURLEncoding.EncodeToString
 	resign := func(payload string) string {
@@ -48,16 +51,20 @@ func TestTokenSigner(t *testing.T) {
 		{"no signature", token[:strings.LastIndexByte(token, '.')], now, "", "malformed"},
 		{"too long", token + strings.Repeat("a", maxTokenLength), now, "", "malformed"},
 		{"payload not JSON", resign("not json"), now, "", "malformed"},
-		{"no subject", resign(`{"exp": 9999999999}`), now, "", "malformed"},
-		{"no expiry", resign(`{"sub": "user:a@example.com"}`), now, "", "malformed"},
+		{"no subject", resign(`{"org": "ab1cd2", "exp": 9999999999}`), now, "", "malformed"},
+		{"no expiry", resign(`{"sub": "user:a@example.com", "org": "ab1cd2"}`),
+			now, "", "malformed"},
+		{"no organization", resign(`{"sub": "user:a@example.com", "exp": 9999999999}`),
+			now, "", "names no organization"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			now = tc.at
-			subject, err := signer.verify(tc.token)
+			claims, err := signer.verify(tc.token)
 			if tc.says == "" {
 				require.NoError(t, err)
-				require.Equal(t, tc.subject, subject)
+				require.Equal(t, tc.subject, claims.Subject)
+				require.Equal(t, "ab1cd2", claims.Org)
 				return
 			}
 			require.True(t, iamerr.Is(err, iamerr.Unauthenticated), "%v", err)
@@ -129,15 +136,70 @@ func TestConnectError(t *testing.T) {
 func TestSaneRequestID(t *testing.T) {
 	for id, sane := range map[string]bool{
 		"abc":                      true,
-		"01HZX-9.a_b:c":            true,
+		"01HZX-9.a_b":              true,
 		"":                         false,
 		"a b":                      false,
+		"a:b":                      false,
 		"a\nb":                     false,
 		"ünicode":                  false,
-		strings.Repeat("a", 128):   true,
-		strings.Repeat("a", 129):   false,
+		strings.Repeat("a", 64):    true,
+		strings.Repeat("a", 65):    false,
 		"user=x\" injected=\"true": false,
+		tokenPrefix + "eyJzdWIi":   false,
+		"IAMD1.eyJzdWIi":           false,
 	} {
 		require.Equal(t, sane, saneRequestID(id), "%q", id)
+	}
+}
+
+// TestConnectErrorSanitizes makes every part of an error a client sees
+// valid UTF-8 and bounded, so that its ErrorInfo always encodes, and
+// spells fields as requests do.
+func TestConnectErrorSanitizes(t *testing.T) {
+	h := &handler{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx := context.Background()
+
+	cases := []struct {
+		name  string
+		err   *iamerr.Error
+		field string
+		value string
+	}{
+		{"invalid bytes", iamerr.Invalid("name", "ab\xff\xfe", "bad", "fix"),
+			"name", "ab\uFFFD"},
+		{"cut inside a character",
+			&iamerr.Error{Kind: iamerr.InvalidArgument, Field: "name",
+				Value: "a" + strings.Repeat("é", 300)[:401], Problem: "long"},
+			"name", "a" + strings.Repeat("é", 98) + "..."},
+		{"long prose", &iamerr.Error{Kind: iamerr.NotFound,
+			Problem: strings.Repeat("p", 5000), Fix: strings.Repeat("\xff", 5000)},
+			"", ""},
+		{"facade field", iamerr.Invalid("organization", "XYZ", "bad", "fix"),
+			"organization_id", "XYZ"},
+		{"facade field in a list", iamerr.Invalid("checks[3].organization", "XYZ",
+			"bad", "fix"), "checks[3].organization_id", "XYZ"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := h.connectError(ctx, "/iam.v1.IAMService/CreateGroup", tc.err)
+
+			var ce *connect.Error
+			require.ErrorAs(t, err, &ce)
+			require.True(t, utf8.ValidString(ce.Message()))
+			require.Len(t, ce.Details(), 1, "the ErrorInfo was dropped")
+			v, derr := ce.Details()[0].Value()
+			require.NoError(t, derr)
+			md := v.(*errdetails.ErrorInfo).GetMetadata()
+			require.Equal(t, tc.field, md["field"])
+			require.Equal(t, tc.value, md["value"])
+			for k, v := range md {
+				require.True(t, utf8.ValidString(v), k)
+				require.LessOrEqual(t, len(v), maxDetailProse, k)
+			}
+			if tc.field != "" {
+				require.True(t, strings.HasPrefix(ce.Message(), tc.field+" "),
+					ce.Message())
+			}
+		})
 	}
 }

@@ -112,7 +112,8 @@ func (h *handler) WhoAmI(
 }
 
 // MintToken signs a bearer token for a user or service account that
-// belongs to an organization. Operator only.
+// belongs to an organization, good only while it belongs there. Operator
+// only.
 func (h *handler) MintToken(
 	ctx context.Context, req *connect.Request[iamv1.MintTokenRequest],
 ) (*connect.Response[iamv1.MintTokenResponse], error) {
@@ -125,7 +126,8 @@ func (h *handler) MintToken(
 	}
 
 	who := req.Msg.GetPrincipal()
-	if _, err := h.svc.OrganizationOf(ctx, who); err != nil {
+	org, err := h.svc.OrganizationOf(ctx, who)
+	if err != nil {
 		if iamerr.Is(err, iamerr.NotFound) {
 			return nil, &iamerr.Error{
 				Kind: iamerr.FailedPrecondition, Field: "principal", Value: who,
@@ -137,12 +139,13 @@ func (h *handler) MintToken(
 		return nil, err
 	}
 
-	// Sign the canonical form, which is what authorization compares.
+	// Sign the canonical form, which is what authorization compares,
+	// and the organization, which the token is good in only.
 	canonical, err := canonicalMember(who)
 	if err != nil {
 		return nil, err
 	}
-	token, expires := h.tokens.mint(canonical, ttl)
+	token, expires := h.tokens.mint(canonical, org, ttl)
 	return connect.NewResponse(&iamv1.MintTokenResponse{
 		Token: token, ExpireTime: timestamppb.New(expires),
 	}), nil

@@ -70,20 +70,29 @@ func (h *handler) ReadRelationships(
 
 // Apply plans, and unless it is a dry run applies, an organization file.
 // The operator may apply any file; anyone else needs iam.policies.update
-// in every organization the file names, which is then only its own.
-// Creating an organization is the operator's alone.
+// in its own organization, and a file that names only it. Creating an
+// organization is the operator's alone.
 func (h *handler) Apply(
 	ctx context.Context, req *connect.Request[iamv1.ApplyRequest],
 ) (*connect.Response[iamv1.ApplyResponse], error) {
+	// Authorize before parsing: a caller who may not apply anything
+	// gets no review of its file, and parsing and validating up to
+	// MaxApplyRequestBytes is work done only for those who may.
+	c := callerFrom(ctx)
+	if err := h.authorize(ctx, c.Org, "", actionPoliciesUpdate); err != nil {
+		return nil, err
+	}
+
 	doc, err := bootstrap.Parse([]byte(req.Msg.GetDocument()))
 	if err != nil {
 		return nil, err
 	}
-	// A non-operator acts only in its own organization, which exists:
-	// so no file it may apply creates one.
-	for _, org := range doc.OrganizationIDs() {
-		if err := h.authorize(ctx, org, "", actionPoliciesUpdate); err != nil {
-			return nil, err
+	// The caller's organization exists, so no file a non-operator may
+	// apply creates one.
+	for i, org := range doc.OrganizationIDs() {
+		if !c.Operator && org != c.Org {
+			field := fmt.Sprintf("organizations[%d].id", i)
+			return nil, otherOrganization(c, field, org)
 		}
 	}
 

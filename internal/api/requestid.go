@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
 
+	"github.com/gpucloud/iam/adapters/authz"
 	"github.com/gpucloud/iam/internal/iam"
 )
 
@@ -14,17 +16,13 @@ import (
 // it, and every response names the one used.
 const RequestIDHeader = "X-Request-Id"
 
-// maxRequestIDLength bounds a client-chosen request ID, which ends up on
-// log lines and in SpiceDB's transaction metadata.
-const maxRequestIDLength = 128
-
-// withRequestID gives every request an ID: the client's, if it is sane,
-// or a new random one. The ID is echoed in the response and recorded in
-// the context for logs and transaction metadata.
-func withRequestID(next http.Handler) http.Handler {
+// withRequestID gives every request an ID: the client's, if it is sane
+// and no secret, or a new random one. The ID is echoed in the response
+// and recorded in the context for logs and transaction metadata.
+func (h *handler) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
-		if !saneRequestID(id) {
+		if !saneRequestID(id) || h.isSecret(id, r.Header) {
 			id = newRequestID()
 		}
 
@@ -34,21 +32,22 @@ func withRequestID(next http.Handler) http.Handler {
 	})
 }
 
-// saneRequestID accepts IDs that are safe to log and to store: short, and
-// made of letters, digits and a few separators.
+// saneRequestID is the one rule for request IDs, shared with the
+// adapters that forward them.
 func saneRequestID(id string) bool {
-	if id == "" || len(id) > maxRequestIDLength {
-		return false
+	return authz.SaneRequestID(id)
+}
+
+// isSecret reports whether id is the operator token or the request's own
+// bearer token: either passes saneRequestID when short enough, and must
+// not reach the logs through the request ID.
+func (h *handler) isSecret(id string, header http.Header) bool {
+	presented := digest(id)
+	if subtle.ConstantTimeCompare(presented[:], h.operator[:]) == 1 {
+		return true
 	}
-	for _, c := range []byte(id) {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' ||
-			c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' ||
-			c == ':'
-		if !ok {
-			return false
-		}
-	}
-	return true
+	bearer, err := bearerToken(header)
+	return err == nil && subtle.ConstantTimeCompare([]byte(id), []byte(bearer)) == 1
 }
 
 func newRequestID() string {

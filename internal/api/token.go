@@ -30,6 +30,12 @@ type tokenClaims struct {
 	// Subject is the principal, "kind:id".
 	Subject string `json:"sub"`
 
+	// Org is the organization the subject belonged to when the token
+	// was minted. The token is good only while it still does: a
+	// principal that moves to another organization leaves its tokens
+	// behind.
+	Org string `json:"org"`
+
 	// IssuedAt and Expires are Unix seconds.
 	IssuedAt int64 `json:"iat"`
 	Expires  int64 `json:"exp"`
@@ -43,12 +49,13 @@ type tokenSigner struct {
 	now func() time.Time
 }
 
-// mint signs a token for subject, valid for ttl.
-func (s *tokenSigner) mint(subject string, ttl time.Duration) (string, time.Time) {
+// mint signs a token for subject, a member of org, valid for ttl.
+func (s *tokenSigner) mint(subject, org string, ttl time.Duration) (string, time.Time) {
 	now := s.now()
 	expires := now.Add(ttl).Truncate(time.Second)
 	claims, _ := json.Marshal(tokenClaims{
-		Subject: subject, IssuedAt: now.Unix(), Expires: expires.Unix(),
+		Subject: subject, Org: org,
+		IssuedAt: now.Unix(), Expires: expires.Unix(),
 	})
 
 	signed := tokenPrefix + base64.RawURLEncoding.EncodeToString(claims)
@@ -61,23 +68,25 @@ func (s *tokenSigner) sign(signed string) string {
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// verify returns the subject of a valid token. The signature is checked
+// verify returns the claims of a valid token. The signature is checked
 // before the payload is parsed, so nothing unsigned is ever interpreted.
-func (s *tokenSigner) verify(token string) (string, error) {
+// A token without an organization, minted before tokens named one, is
+// refused: it could follow its principal anywhere.
+func (s *tokenSigner) verify(token string) (tokenClaims, error) {
 	malformed := iamerr.New(iamerr.Unauthenticated,
 		"the bearer token is malformed",
 		"send the operator token or a token minted by MintToken")
 	if len(token) > maxTokenLength || !strings.HasPrefix(token, tokenPrefix) {
-		return "", malformed
+		return tokenClaims{}, malformed
 	}
 	dot := strings.LastIndexByte(token, '.')
 	if dot < len(tokenPrefix) {
-		return "", malformed
+		return tokenClaims{}, malformed
 	}
 	signed, signature := token[:dot], token[dot+1:]
 
 	if !hmac.Equal([]byte(signature), []byte(s.sign(signed))) {
-		return "", iamerr.New(iamerr.Unauthenticated,
+		return tokenClaims{}, iamerr.New(iamerr.Unauthenticated,
 			"the bearer token's signature is invalid: it was altered, or "+
 				"minted with another signing key",
 			"mint a new token")
@@ -85,21 +94,26 @@ func (s *tokenSigner) verify(token string) (string, error) {
 
 	payload, err := base64.RawURLEncoding.DecodeString(signed[len(tokenPrefix):])
 	if err != nil {
-		return "", malformed
+		return tokenClaims{}, malformed
 	}
 	var claims tokenClaims
 	if err := json.Unmarshal(payload, &claims); err != nil ||
 		claims.Subject == "" || claims.Expires == 0 {
-		return "", malformed
+		return tokenClaims{}, malformed
+	}
+	if claims.Org == "" {
+		return tokenClaims{}, iamerr.New(iamerr.Unauthenticated,
+			"the bearer token names no organization: an older iamd "+
+				"minted it", "mint a new token")
 	}
 
 	expires := time.Unix(claims.Expires, 0)
 	if !s.now().Before(expires) {
-		return "", iamerr.New(iamerr.Unauthenticated,
+		return tokenClaims{}, iamerr.New(iamerr.Unauthenticated,
 			"the bearer token expired at "+expires.UTC().Format(time.RFC3339),
 			"mint a new token")
 	}
-	return claims.Subject, nil
+	return claims, nil
 }
 
 // digest hashes a secret so that comparing it takes the same time

@@ -40,6 +40,12 @@ func (cfg Config) validate() error {
 	case cfg.OperatorToken != "" && cfg.OperatorTokenFile != "":
 		return errors.New("--operator-token and --operator-token-file are both " +
 			"set; choose one")
+	case cfg.ReadTimeout < 0:
+		return fmt.Errorf("--read-timeout is %s; use a positive duration "+
+			"such as 1m, or 0 for the default", cfg.ReadTimeout)
+	case cfg.RequestTimeout < 0:
+		return fmt.Errorf("--request-timeout is %s; use a positive duration "+
+			"such as 2m, or 0 for the default", cfg.RequestTimeout)
 	}
 	return nil
 }

@@ -71,6 +71,17 @@ type Config struct {
 
 	// ShutdownTimeout bounds the graceful shutdown; 15 seconds if zero.
 	ShutdownTimeout time.Duration
+
+	// ReadTimeout bounds reading one request, body included; one minute
+	// if zero. A client that stalls its body loses the request (over
+	// HTTP/2) or the connection (over HTTP/1.1) instead of holding it.
+	ReadTimeout time.Duration
+
+	// RequestTimeout is the deadline of every request's context; two
+	// minutes if zero. A client's shorter deadline (grpc-timeout,
+	// Connect-Timeout-Ms) wins. It bounds how long a request holds the
+	// engine, and leaves time for a large Apply.
+	RequestTimeout time.Duration
 }
 
 // DefaultAddr is where iamd listens unless told otherwise: loopback, as
@@ -79,8 +90,14 @@ const DefaultAddr = "127.0.0.1:8080"
 
 const (
 	defaultShutdownTimeout = 15 * time.Second
+	defaultReadTimeout     = time.Minute
+	defaultRequestTimeout  = 2 * time.Minute
 	readHeaderTimeout      = 10 * time.Second
 	idleTimeout            = 2 * time.Minute
+
+	// writeGrace is how long past its deadline a request may take to
+	// write its answer, an error at least, before the write is cut.
+	writeGrace = 10 * time.Second
 )
 
 // Server is an iamd ready to serve: its engine is open, its schema
@@ -181,24 +198,47 @@ func (s *Server) prepare(
 		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
 	s.listener = ln
-	s.http = newHTTPServer(handler, s.log)
+	s.http = newHTTPServer(handler, s.log, cfg.ReadTimeout, cfg.RequestTimeout)
 	warnIfExposed(ln.Addr(), s.log)
 	return nil
 }
 
 // newHTTPServer serves HTTP/1.1 and unencrypted HTTP/2, so that gRPC
-// clients reach the API without TLS.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+// clients reach the API without TLS. Every request is read within
+// readTimeout, runs within requestTimeout, and is answered within
+// writeGrace after that; zero durations take their defaults.
+func newHTTPServer(
+	h http.Handler, log *slog.Logger, readTimeout, requestTimeout time.Duration,
+) *http.Server {
+	if readTimeout == 0 {
+		readTimeout = defaultReadTimeout
+	}
+	if requestTimeout == 0 {
+		requestTimeout = defaultRequestTimeout
+	}
+
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	return &http.Server{
-		Handler:           h,
+		Handler:           withDeadline(h, requestTimeout),
 		Protocols:         protocols,
 		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      requestTimeout + writeGrace,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// withDeadline gives every request's context a deadline d away, so that a
+// request stuck on a slow engine ends, and its client hears of it.
+func withDeadline(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // Addr is the address the server listens on.

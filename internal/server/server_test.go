@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -205,6 +207,12 @@ func TestConfigErrors(t *testing.T) {
 		{"bad address", server.Config{
 			OperatorToken: operatorToken, Addr: "127.0.0.1:-1",
 		}, "listening"},
+		{"negative read timeout", server.Config{
+			OperatorToken: operatorToken, ReadTimeout: -time.Second,
+		}, "--read-timeout"},
+		{"negative request timeout", server.Config{
+			OperatorToken: operatorToken, RequestTimeout: -time.Second,
+		}, "--request-timeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,6 +228,67 @@ func TestConfigErrors(t *testing.T) {
 			require.Contains(t, err.Error(), tc.says)
 		})
 	}
+}
+
+// TestStalledBodyIsCutOff sends an authenticated request whose body
+// stops halfway. The server gives up after its read timeout, over HTTP/1.1
+// and over HTTP/2, instead of holding the request open.
+func TestStalledBodyIsCutOff(t *testing.T) {
+	const readTimeout = 300 * time.Millisecond
+	r := start(t, server.Config{
+		OperatorToken: operatorToken, ReadTimeout: readTimeout,
+	})
+	host := strings.TrimPrefix(r.url, "http://")
+
+	t.Run("http1", func(t *testing.T) {
+		conn, err := net.Dial("tcp", host)
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = io.WriteString(conn, "POST /iam.v1.IAMService/Check HTTP/1.1\r\n"+
+			"Host: "+host+"\r\n"+
+			"Authorization: Bearer "+operatorToken+"\r\n"+
+			"Content-Type: application/json\r\n"+
+			"Content-Length: 1000\r\n\r\n"+
+			`{"organization_id":`)
+		require.NoError(t, err)
+
+		// The server answers, or closes, once its read timeout passes;
+		// either ends this read long before the client would give up.
+		start := time.Now()
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+		_, err = io.Copy(io.Discard, conn)
+		var timeout net.Error
+		if errors.As(err, &timeout) {
+			require.False(t, timeout.Timeout(), "the server held the connection")
+		}
+		require.Less(t, time.Since(start), 5*time.Second)
+	})
+
+	t.Run("h2c", func(t *testing.T) {
+		body, stall := io.Pipe()
+		defer stall.Close()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost,
+			r.url+"/iam.v1.IAMService/Check", body)
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/grpc")
+		req.Header.Set("Authorization", "Bearer "+operatorToken)
+		go func() {
+			// A gRPC envelope promising 100 bytes, and 3 of them.
+			_, _ = stall.Write([]byte{0, 0, 0, 0, 100, 1, 2, 3})
+		}()
+
+		start := time.Now()
+		client := apitest.NewHTTPClient()
+		defer client.CloseIdleConnections()
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			require.NoError(t, resp.Body.Close())
+			status := resp.Trailer.Get("Grpc-Status") + resp.Header.Get("Grpc-Status")
+			require.NotEqual(t, "0", status, "a stalled request succeeded")
+		}
+		require.Less(t, time.Since(start), 5*time.Second)
+	})
 }
 
 func TestNewLogger(t *testing.T) {
