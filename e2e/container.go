@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"path"
 	"strings"
 	"time"
 
@@ -46,9 +48,30 @@ type ContainerSpec struct {
 	// 127.0.0.1 at ports chosen by the harness.
 	Ports []string
 
+	// Files are put into the container before it first starts, such as
+	// secrets and configuration; they stay through a stop and start.
+	Files []File
+
 	// Ready, when set, tells whether the container serves; Run, Start
 	// and Reconnect wait until it returns nil.
 	Ready func(ctx context.Context, c *Container) error
+}
+
+// File is a file that ContainerSpec puts into a container.
+type File struct {
+	// Path is the file's absolute path in the container. Missing parent
+	// folders are made, owned by root.
+	Path string
+
+	// Content is what the file holds.
+	Content []byte
+
+	// Mode holds the permission bits; 0o400 when zero, as for a secret.
+	Mode int64
+
+	// UID and GID own the file. A secret of a Go image is owned by the
+	// image's user, 65532, and readable by it alone.
+	UID, GID int
 }
 
 // Container is a container of a cluster, attached to its network under a
@@ -308,12 +331,116 @@ func createContainer(
 		ready:    spec.Ready,
 	}
 
+	err = uploadFiles(ctx, pool, c.id, spec.Files)
+	if err != nil {
+		return c, fmt.Errorf("files of %s: %w", name, err)
+	}
+
 	err = pool.Client.StartContainerWithContext(c.id, nil, ctx)
 	if err != nil {
 		return c, fmt.Errorf("start %s: %w", name, err)
 	}
 
 	return c, nil
+}
+
+// uploadFiles copies files into the container, through the engine's API
+// rather than a bind mount, so that it works with a remote engine too.
+func uploadFiles(
+	ctx context.Context,
+	pool *dockertest.Pool,
+	id string,
+	files []File,
+) error {
+	if len(files) == 0 {
+		return nil
+	}
+
+	archive, err := tarFiles(files)
+	if err != nil {
+		return err
+	}
+
+	return pool.Client.UploadToContainer(id, dc.UploadToContainerOptions{
+		InputStream: bytes.NewReader(archive),
+		Path:        "/",
+		Context:     ctx,
+	})
+}
+
+// tarFiles writes files, and their parent folders, as a tar archive
+// rooted at /.
+func tarFiles(files []File) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	made := map[string]bool{}
+	modTime := time.Now()
+
+	for _, f := range files {
+		if !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path {
+			return nil, fmt.Errorf("file %q: want a clean, "+
+				"absolute path", f.Path)
+		}
+
+		name := strings.TrimPrefix(f.Path, "/")
+		for _, dir := range parentDirs(name) {
+			if made[dir] {
+				continue
+			}
+
+			made[dir] = true
+			err := tw.WriteHeader(&tar.Header{
+				Typeflag: tar.TypeDir,
+				Name:     dir + "/",
+				Mode:     0o755,
+				ModTime:  modTime,
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o400
+		}
+
+		err := tw.WriteHeader(&tar.Header{
+			Typeflag: tar.TypeReg,
+			Name:     name,
+			Mode:     mode,
+			Uid:      f.UID,
+			Gid:      f.GID,
+			Size:     int64(len(f.Content)),
+			ModTime:  modTime,
+		})
+		if err != nil {
+			return nil, err
+		}
+
+		_, err = tw.Write(f.Content)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	err := tw.Close()
+	if err != nil {
+		return nil, err
+	}
+
+	return buf.Bytes(), nil
+}
+
+// parentDirs lists the folders above a relative path, outermost first:
+// "etc/iamd/key" gives "etc", "etc/iamd".
+func parentDirs(name string) []string {
+	var dirs []string
+	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+		dirs = append([]string{dir}, dirs...)
+	}
+
+	return dirs
 }
 
 // freeLoopbackPort returns a TCP port that is free on 127.0.0.1 now. The

@@ -60,11 +60,11 @@ const (
 //go:embed images/scratch.Dockerfile
 var imageFiles embed.FS
 
-// GoImage describes an image made of one static Go binary on an empty
-// base, run as a non-root user. The binary is built from this module's
-// build list, so a tool dependency (SpiceDB) and a package of this
-// module (for iamd: Package "github.com/gpucloud/iam/cmd/iamd") are built
-// the same way.
+// GoImage describes an image made of static Go binaries on an empty
+// base, run as a non-root user. The binaries are built from this
+// module's build list, so a tool dependency (SpiceDB) and a package of
+// this module (for iamd: Package "github.com/gpucloud/iam/cmd/iamd") are
+// built the same way.
 type GoImage struct {
 	// Repository names the image without a tag, e.g. "iam-e2e/iamd".
 	Repository string
@@ -73,12 +73,37 @@ type GoImage struct {
 	// binary is /usr/local/bin/NAME, NAME being the path's last element,
 	// and is the image's entrypoint.
 	Package string
+
+	// Extra are more main packages whose binaries go beside Package's,
+	// such as the health probe that Compose's health checks run.
+	Extra []string
+
+	// Dockerfile, when set, is the path from the module's root of a
+	// Dockerfile to build with instead of the harness's own. Its build
+	// context holds the binaries, each under its NAME, and nothing
+	// else. Without it, the image is the binaries, an empty /tmp, the
+	// non-root user and Package's binary as the entrypoint.
+	Dockerfile string
 }
+
+// healthcheckPackage is the probe that health checks run inside the
+// images, which hold no shell.
+const healthcheckPackage = "github.com/gpucloud/iam/deploy/healthcheck"
 
 // spicedbImage is the SpiceDB server at the version pinned in go.mod.
 var spicedbImage = GoImage{
 	Repository: "iam-e2e/spicedb",
 	Package:    "github.com/authzed/spicedb/cmd/spicedb",
+	Extra:      []string{healthcheckPackage},
+}
+
+// iamdImage is iamd, built from the Dockerfile that deploy/ ships, so
+// that the suite proves that file as well.
+var iamdImage = GoImage{
+	Repository: "iam-e2e/iamd",
+	Package:    "github.com/gpucloud/iam/cmd/iamd",
+	Extra:      []string{healthcheckPackage},
+	Dockerfile: "deploy/Dockerfile",
 }
 
 // Images names the images, as repository:tag, that a cluster runs.
@@ -150,10 +175,11 @@ func buildImages(
 }
 
 // BuildGoImage returns the reference of the image described by spec,
-// building the binary and the image only when the engine has no image
+// building the binaries and the image only when the engine has no image
 // tagged with the hash of their inputs: the Go toolchain, the versions
 // of the modules compiled in, the contents of the source files that have
-// no version (this module's), and the image recipe.
+// no version (this module's), and the image recipe. The image is also
+// tagged REPOSITORY:latest, the name deploy/docker-compose.yaml runs.
 func BuildGoImage(
 	ctx context.Context,
 	pool *dockertest.Pool,
@@ -164,14 +190,9 @@ func BuildGoImage(
 			"go image %+v: Repository and Package are required", spec)
 	}
 
-	dockerfile, err := renderImageFile("images/scratch.Dockerfile", map[string]string{
-		"User":   nonRootUser,
-		"Binary": path.Base(spec.Package),
-		"Label":  labelSuite,
-		"Repo":   spec.Repository,
-	})
+	dockerfile, err := goDockerfile(ctx, spec)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("go image %s: %w", spec.Repository, err)
 	}
 
 	key, err := goImageKey(ctx, spec, dockerfile)
@@ -190,6 +211,41 @@ func BuildGoImage(
 	}
 
 	return ref, nil
+}
+
+// goDockerfile returns the Dockerfile of spec: the file it names, or the
+// harness's own, filled in.
+func goDockerfile(ctx context.Context, spec GoImage) ([]byte, error) {
+	if spec.Dockerfile == "" {
+		return renderImageFile("images/scratch.Dockerfile", map[string]string{
+			"User":   nonRootUser,
+			"Binary": path.Base(spec.Package),
+			"Label":  labelSuite,
+			"Repo":   spec.Repository,
+		})
+	}
+
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	return os.ReadFile(filepath.Join(root, spec.Dockerfile))
+}
+
+// moduleRoot is the folder of the main module's go.mod.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := runGo(ctx, nil, "env", "GOMOD")
+	if err != nil {
+		return "", err
+	}
+
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside a Go module")
+	}
+
+	return filepath.Dir(gomod), nil
 }
 
 // goBuildEnv is the environment of every go command of the harness:
@@ -239,10 +295,11 @@ func goImageKey(
 		return "", err
 	}
 
-	listed, err := runGo(ctx, env, "list", "-deps",
-		"-json=ImportPath,Dir,Standard,DefaultGODEBUG,"+
-			"GoFiles,SFiles,SysoFiles,EmbedFiles,Module,Error",
-		spec.Package)
+	packages := append([]string{spec.Package}, spec.Extra...)
+	listed, err := runGo(ctx, env, append([]string{"list", "-deps",
+		"-json=ImportPath,Dir,Standard,DefaultGODEBUG," +
+			"GoFiles,SFiles,SysoFiles,EmbedFiles,Module,Error"},
+		packages...)...)
 	if err != nil {
 		return "", err
 	}
@@ -251,7 +308,7 @@ func goImageKey(
 	fmt.Fprintf(h, "recipe %s\n", recipeVersion)
 	fmt.Fprintf(h, "go %s %s\n", bytes.TrimSpace(version), env)
 	fmt.Fprintf(h, "goflags %q\n", os.Getenv("GOFLAGS"))
-	fmt.Fprintf(h, "package %s\n", spec.Package)
+	fmt.Fprintf(h, "packages %q\n", packages)
 	fmt.Fprintf(h, "dockerfile %x\n", sha256.Sum256(dockerfile))
 
 	dec := json.NewDecoder(bytes.NewReader(listed))
@@ -327,33 +384,49 @@ func (p listedPackage) moduleVersion() string {
 	return m.Path + "@" + m.Version
 }
 
-// prepareGoImage fills dir, the build context, with the Dockerfile and a
-// root filesystem holding the freshly built binary.
+// prepareGoImage fills dir, the build context, with the Dockerfile and
+// the freshly built binaries: as they are for a Dockerfile of spec's, in
+// a root filesystem archive for the harness's own.
 func prepareGoImage(
 	ctx context.Context,
 	spec GoImage,
 	dockerfile []byte,
 	dir string,
 ) error {
-	binary := filepath.Join(dir, "binary")
+	bin := filepath.Join(dir, "bin")
+	packages := append([]string{spec.Package}, spec.Extra...)
 
-	_, err := runGo(ctx, goBuildEnv(),
-		"build", "-ldflags=-s -w", "-o", binary, spec.Package)
+	// One go build links every binary and shares their compilation.
+	_, err := runGo(ctx, goBuildEnv(), append([]string{
+		"build", "-ldflags=-s -w", "-o", bin + string(filepath.Separator),
+	}, packages...)...)
 	if err != nil {
 		return err
 	}
 
-	err = writeScratchRootfs(
-		filepath.Join(dir, "rootfs.tar"),
-		binary,
-		path.Base(spec.Package))
-	if err != nil {
-		return err
+	binaries := make([]string, len(packages))
+	for i, pkg := range packages {
+		binaries[i] = filepath.Join(bin, path.Base(pkg))
 	}
 
-	// The context is sent to the engine whole: keep the binary only
-	// inside the archive.
-	err = os.Remove(binary)
+	if spec.Dockerfile != "" {
+		for _, binary := range binaries {
+			dst := filepath.Join(dir, filepath.Base(binary))
+			err := os.Rename(binary, dst)
+			if err != nil {
+				return err
+			}
+		}
+	} else {
+		err = writeScratchRootfs(
+			filepath.Join(dir, "rootfs.tar"), binaries)
+		if err != nil {
+			return err
+		}
+	}
+
+	// The context is sent to the engine whole: nothing else may stay.
+	err = os.RemoveAll(bin)
 	if err != nil {
 		return err
 	}
@@ -509,6 +582,35 @@ func ensureImage(
 	ref string,
 	prepare func(ctx context.Context, dir string) error,
 ) error {
+	err := buildMissingImage(ctx, pool, ref, prepare)
+	if err != nil {
+		return err
+	}
+
+	// A stable name for people and for the Compose file; the hashed tag
+	// stays what the suite itself runs.
+	repo, _, _ := strings.Cut(ref, ":")
+	err = pool.Client.TagImage(ref, dc.TagImageOptions{
+		Repo:    repo,
+		Tag:     "latest",
+		Force:   true,
+		Context: ctx,
+	})
+	if err != nil {
+		return fmt.Errorf("tag %s as %s:latest: %w", ref, repo, err)
+	}
+
+	return nil
+}
+
+// buildMissingImage builds ref when the engine lacks it; see
+// ensureImage.
+func buildMissingImage(
+	ctx context.Context,
+	pool *dockertest.Pool,
+	ref string,
+	prepare func(ctx context.Context, dir string) error,
+) error {
 	exists, err := imageExists(pool, ref)
 	if err != nil || exists {
 		return err
@@ -554,7 +656,9 @@ func ensureImage(
 		RmTmpContainer:      true,
 		ForceRmTmpContainer: true,
 		Version:             "1",
-		Context:             ctx,
+		// A Dockerfile of deploy/ does not carry the suite's label.
+		Labels:  map[string]string{labelSuite: repo},
+		Context: ctx,
 	})
 	if err != nil {
 		return fmt.Errorf("docker build %s: %w\n%s", ref, err, out.Bytes())
@@ -739,25 +843,18 @@ func tailOfFile(path string, n int) string {
 }
 
 // writeScratchRootfs writes the root filesystem of a Go image as a tar
-// archive: the binary as /usr/local/bin/name, and a world-writable /tmp
-// with the sticky bit, which Go's os.TempDir expects to exist.
-func writeScratchRootfs(archive, binary, name string) error {
-	in, err := os.Open(binary)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-
-	info, err := in.Stat()
-	if err != nil {
-		return err
-	}
-
+// archive: each binary under its own name in /usr/local/bin, and a
+// world-writable /tmp with the sticky bit, which Go's os.TempDir expects
+// to exist.
+func writeScratchRootfs(archive string, binaries []string) error {
 	out, err := os.Create(archive)
 	if err != nil {
 		return err
 	}
 	defer out.Close()
+
+	// A fixed time keeps the archive the same for the same binaries.
+	modTime := time.Unix(0, 0)
 
 	tw := tar.NewWriter(out)
 	dirs := []struct {
@@ -775,27 +872,18 @@ func writeScratchRootfs(archive, binary, name string) error {
 			Typeflag: tar.TypeDir,
 			Name:     d.name,
 			Mode:     d.mode,
-			ModTime:  info.ModTime(),
+			ModTime:  modTime,
 		})
 		if err != nil {
 			return err
 		}
 	}
 
-	err = tw.WriteHeader(&tar.Header{
-		Typeflag: tar.TypeReg,
-		Name:     "usr/local/bin/" + name,
-		Mode:     0o755,
-		Size:     info.Size(),
-		ModTime:  info.ModTime(),
-	})
-	if err != nil {
-		return err
-	}
-
-	_, err = io.Copy(tw, in)
-	if err != nil {
-		return err
+	for _, binary := range binaries {
+		err := addFile(tw, binary, modTime)
+		if err != nil {
+			return err
+		}
 	}
 
 	err = tw.Close()
@@ -804,4 +892,33 @@ func writeScratchRootfs(archive, binary, name string) error {
 	}
 
 	return out.Close()
+}
+
+// addFile adds the executable at path to tw as /usr/local/bin/NAME.
+func addFile(tw *tar.Writer, path string, modTime time.Time) error {
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+
+	err = tw.WriteHeader(&tar.Header{
+		Typeflag: tar.TypeReg,
+		Name:     "usr/local/bin/" + filepath.Base(path),
+		Mode:     0o755,
+		Size:     info.Size(),
+		ModTime:  modTime,
+	})
+	if err != nil {
+		return err
+	}
+
+	_, err = io.Copy(tw, in)
+
+	return err
 }

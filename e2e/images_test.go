@@ -18,8 +18,9 @@ func TestGoImageKey(t *testing.T) {
 			"//go:embed asset.txt\n" +
 			"var asset string\n\n" +
 			"func main() { println(asset) }\n",
-		"asset.txt":  "first\n",
-		"unused.txt": "not part of the build\n",
+		"asset.txt":    "first\n",
+		"unused.txt":   "not part of the build\n",
+		"tool/main.go": "package main\n\nfunc main() {}\n",
 	}
 	dockerfile := []byte("FROM scratch\n")
 
@@ -28,6 +29,7 @@ func TestGoImageKey(t *testing.T) {
 		file       string
 		content    string
 		dockerfile string
+		extra      bool
 		wantSame   bool
 	}{
 		{name: "nothing changed", wantSame: true},
@@ -37,6 +39,7 @@ func TestGoImageKey(t *testing.T) {
 			content: files["main.go"] + "\n// edited\n"},
 		{name: "embedded file", file: "asset.txt", content: "second\n"},
 		{name: "Dockerfile", dockerfile: "FROM scratch\nUSER 1\n"},
+		{name: "extra binary", extra: true},
 	}
 
 	for _, tc := range cases {
@@ -44,6 +47,7 @@ func TestGoImageKey(t *testing.T) {
 			dir := t.TempDir()
 			for name, content := range files {
 				path := filepath.Join(dir, name)
+				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 				require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
 			}
 
@@ -66,6 +70,10 @@ func TestGoImageKey(t *testing.T) {
 			if tc.file != "" {
 				path := filepath.Join(dir, tc.file)
 				require.NoError(t, os.WriteFile(path, []byte(tc.content), 0o644))
+			}
+
+			if tc.extra {
+				spec.Extra = []string{"example.com/keytest/tool"}
 			}
 
 			after, err := goImageKey(t.Context(), spec, changed)
@@ -92,11 +100,13 @@ func TestGoImageKeyReportsBrokenPackages(t *testing.T) {
 
 func TestWriteScratchRootfs(t *testing.T) {
 	dir := t.TempDir()
-	binary := filepath.Join(dir, "bin")
+	iamd := filepath.Join(dir, "iamd")
+	probe := filepath.Join(dir, "healthcheck")
 	archive := filepath.Join(dir, "rootfs.tar")
 
-	require.NoError(t, os.WriteFile(binary, []byte("\x7fELF fake"), 0o600))
-	require.NoError(t, writeScratchRootfs(archive, binary, "iamd"))
+	require.NoError(t, os.WriteFile(iamd, []byte("\x7fELF fake"), 0o600))
+	require.NoError(t, os.WriteFile(probe, []byte("\x7fELF probe"), 0o600))
+	require.NoError(t, writeScratchRootfs(archive, []string{iamd, probe}))
 
 	f, err := os.Open(archive)
 	require.NoError(t, err)
@@ -131,6 +141,8 @@ func TestWriteScratchRootfs(t *testing.T) {
 		"usr/local/":         {mode: 0o755},
 		"usr/local/bin/":     {mode: 0o755},
 		"usr/local/bin/iamd": {mode: 0o755, content: "\x7fELF fake"},
+		"usr/local/bin/healthcheck": {mode: 0o755,
+			content: "\x7fELF probe"},
 	}
 	require.Equal(t, want, got)
 }
