@@ -67,13 +67,7 @@ func (d *Denial) Is(target error) bool {
 // Roles returns the names of the roles that grant the denied action, in
 // catalog order.
 func (d *Denial) Roles() []string {
-	names := []string{}
-	for _, id := range catalog.RolesGranting(d.Action) {
-		if r, err := catalog.LookupRole("role", id); err == nil {
-			names = append(names, r.Name)
-		}
-	}
-	return names
+	return catalog.RoleNamesGranting(d.Action)
 }
 
 // unavailable wraps a failure of the permission service.

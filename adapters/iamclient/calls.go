@@ -17,20 +17,12 @@ import (
 func (c *Client) Check(
 	ctx context.Context, req authz.CheckRequest,
 ) (authz.Decision, error) {
-	msg := &iamv1.CheckRequest{
+	return c.check(ctx, &iamv1.CheckRequest{
 		OrganizationId:   req.Organization,
 		Principal:        req.Principal,
 		Action:           req.Action,
 		ConsistencyToken: req.ConsistencyToken,
-	}
-	resp, err := call(ctx, c, c.token, c.api.Check, msg)
-	if err != nil {
-		return authz.Decision{}, err
-	}
-	return authz.Decision{
-		Allowed:          resp.GetAllowed(),
-		ConsistencyToken: resp.GetConsistencyToken(),
-	}, nil
+	})
 }
 
 // CheckRole asks iamd whether req.Principal holds req.Role (or a role
@@ -38,12 +30,18 @@ func (c *Client) Check(
 func (c *Client) CheckRole(
 	ctx context.Context, req authz.RoleRequest,
 ) (authz.Decision, error) {
-	msg := &iamv1.CheckRequest{
+	return c.check(ctx, &iamv1.CheckRequest{
 		OrganizationId:   req.Organization,
 		Principal:        req.Principal,
 		Role:             req.Role,
 		ConsistencyToken: req.ConsistencyToken,
-	}
+	})
+}
+
+// check asks iamd one check, by action or by role.
+func (c *Client) check(
+	ctx context.Context, msg *iamv1.CheckRequest,
+) (authz.Decision, error) {
 	resp, err := call(ctx, c, c.token, c.api.Check, msg)
 	if err != nil {
 		return authz.Decision{}, err

@@ -115,20 +115,12 @@ func (c *Checker) Close() error {
 func (c *Checker) Check(
 	ctx context.Context, req authz.CheckRequest,
 ) (authz.Decision, error) {
-	var d iam.Decision
-	err := c.do(ctx, func(ctx context.Context) (err error) {
-		d, err = c.svc.Check(ctx, iam.CheckRequest{
-			Org:            req.Organization,
-			Principal:      req.Principal,
-			Action:         req.Action,
-			AtLeastAsFresh: req.ConsistencyToken,
-		})
-		return err
+	return c.check(ctx, iam.CheckRequest{
+		Org:            req.Organization,
+		Principal:      req.Principal,
+		Action:         req.Action,
+		AtLeastAsFresh: req.ConsistencyToken,
 	})
-	if err != nil {
-		return authz.Decision{}, err
-	}
-	return authz.Decision{Allowed: d.Allowed, ConsistencyToken: d.Token}, nil
 }
 
 // CheckRole answers whether req.Principal holds req.Role (or a role that
@@ -136,14 +128,21 @@ func (c *Checker) Check(
 func (c *Checker) CheckRole(
 	ctx context.Context, req authz.RoleRequest,
 ) (authz.Decision, error) {
+	return c.check(ctx, iam.CheckRequest{
+		Org:            req.Organization,
+		Principal:      req.Principal,
+		Role:           req.Role,
+		AtLeastAsFresh: req.ConsistencyToken,
+	})
+}
+
+// check answers one check of the facade, by action or by role.
+func (c *Checker) check(
+	ctx context.Context, req iam.CheckRequest,
+) (authz.Decision, error) {
 	var d iam.Decision
 	err := c.do(ctx, func(ctx context.Context) (err error) {
-		d, err = c.svc.Check(ctx, iam.CheckRequest{
-			Org:            req.Organization,
-			Principal:      req.Principal,
-			Role:           req.Role,
-			AtLeastAsFresh: req.ConsistencyToken,
-		})
+		d, err = c.svc.Check(ctx, req)
 		return err
 	})
 	if err != nil {

@@ -114,9 +114,10 @@ func newServeCommand(stderr io.Writer, f *serveFlags) *cobra.Command {
 			"at some latency")
 	fs.BoolVar(&f.migrate, "migrate", false,
 		"bring the postgres datastore to the head migration before serving")
-	fs.DurationVar(&f.readTimeout, "read-timeout", time.Minute,
+	fs.DurationVar(&f.readTimeout, "read-timeout", server.DefaultReadTimeout,
 		"longest time to read one request, body included")
-	fs.DurationVar(&f.requestTimeout, "request-timeout", 2*time.Minute,
+	fs.DurationVar(&f.requestTimeout, "request-timeout",
+		server.DefaultRequestTimeout,
 		"deadline of every request; a client's shorter deadline wins")
 
 	fs.VisitAll(func(fl *pflag.Flag) {

@@ -10,6 +10,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -159,9 +160,11 @@ func (cfg Config) validate() error {
 	case cfg.Ready == nil:
 		return errors.New("api: Config.Ready is required")
 	case len(cfg.OperatorToken) < MinOperatorTokenLength:
-		return errors.New("api: the operator token must be at least 16 bytes long")
+		return fmt.Errorf("api: the operator token must be at least %d "+
+			"bytes long", MinOperatorTokenLength)
 	case len(cfg.TokenKey) < MinTokenKeyLength:
-		return errors.New("api: the token signing key must be at least 32 bytes long")
+		return fmt.Errorf("api: the token signing key must be at least %d "+
+			"bytes long", MinTokenKeyLength)
 	}
 	return nil
 }

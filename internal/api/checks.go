@@ -99,8 +99,7 @@ func (h *handler) authorizeChecks(
 
 		verdict, done := verdicts[check.Org]
 		if !done {
-			verdict = h.authorize(ctx, check.Org, check.AtLeastAsFresh,
-				actionUsersPerms)
+			verdict = h.authorize(ctx, check.Org, actionUsersPerms)
 			verdicts[check.Org] = verdict
 		}
 		if verdict != nil {

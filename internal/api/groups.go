@@ -13,7 +13,7 @@ func (h *handler) CreateGroup(
 	ctx context.Context, req *connect.Request[iamv1.CreateGroupRequest],
 ) (*connect.Response[iamv1.CreateGroupResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", actionGroupsCreate); err != nil {
+	if err := h.authorize(ctx, org, actionGroupsCreate); err != nil {
 		return nil, err
 	}
 
@@ -32,7 +32,7 @@ func (h *handler) GetGroup(
 	ctx context.Context, req *connect.Request[iamv1.GetGroupRequest],
 ) (*connect.Response[iamv1.GetGroupResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", actionGroupsGet); err != nil {
+	if err := h.authorize(ctx, org, actionGroupsGet); err != nil {
 		return nil, err
 	}
 
@@ -50,7 +50,7 @@ func (h *handler) ListGroups(
 	ctx context.Context, req *connect.Request[iamv1.ListGroupsRequest],
 ) (*connect.Response[iamv1.ListGroupsResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", actionGroupsList); err != nil {
+	if err := h.authorize(ctx, org, actionGroupsList); err != nil {
 		return nil, err
 	}
 
@@ -71,7 +71,7 @@ func (h *handler) DeleteGroup(
 	ctx context.Context, req *connect.Request[iamv1.DeleteGroupRequest],
 ) (*connect.Response[iamv1.DeleteGroupResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", actionGroupsDelete); err != nil {
+	if err := h.authorize(ctx, org, actionGroupsDelete); err != nil {
 		return nil, err
 	}
 
@@ -90,7 +90,7 @@ func (h *handler) AddGroupMember(
 	ctx context.Context, req *connect.Request[iamv1.AddGroupMemberRequest],
 ) (*connect.Response[iamv1.AddGroupMemberResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", actionMembershipsAdd); err != nil {
+	if err := h.authorize(ctx, org, actionMembershipsAdd); err != nil {
 		return nil, err
 	}
 
@@ -109,7 +109,7 @@ func (h *handler) RemoveGroupMember(
 	ctx context.Context, req *connect.Request[iamv1.RemoveGroupMemberRequest],
 ) (*connect.Response[iamv1.RemoveGroupMemberResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", actionMembershipsDel); err != nil {
+	if err := h.authorize(ctx, org, actionMembershipsDel); err != nil {
 		return nil, err
 	}
 
@@ -128,7 +128,7 @@ func (h *handler) AssignLegacyGroup(
 	ctx context.Context, req *connect.Request[iamv1.AssignLegacyGroupRequest],
 ) (*connect.Response[iamv1.AssignLegacyGroupResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", actionPoliciesUpdate); err != nil {
+	if err := h.authorize(ctx, org, actionPoliciesUpdate); err != nil {
 		return nil, err
 	}
 
@@ -148,7 +148,7 @@ func (h *handler) UnassignLegacyGroup(
 	ctx context.Context, req *connect.Request[iamv1.UnassignLegacyGroupRequest],
 ) (*connect.Response[iamv1.UnassignLegacyGroupResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", actionPoliciesUpdate); err != nil {
+	if err := h.authorize(ctx, org, actionPoliciesUpdate); err != nil {
 		return nil, err
 	}
 

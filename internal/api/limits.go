@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"connectrpc.com/connect"
 
@@ -50,7 +49,7 @@ func requestLimit(procedure string) int64 {
 func (h *handler) tooLarge(ctx context.Context, procedure string, limit int64) error {
 	method := "this method"
 	if procedure != "" {
-		method = procedure[strings.LastIndexByte(procedure, '/')+1:]
+		method = methodName(procedure)
 	}
 	return h.connectError(ctx, procedure, iamerr.New(iamerr.InvalidArgument,
 		"the request is larger than the "+strconv.FormatInt(limit, 10)+

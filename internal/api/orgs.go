@@ -55,7 +55,7 @@ func (h *handler) AddMember(
 	ctx context.Context, req *connect.Request[iamv1.AddMemberRequest],
 ) (*connect.Response[iamv1.AddMemberResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", actionUsersInvite); err != nil {
+	if err := h.authorize(ctx, org, actionUsersInvite); err != nil {
 		return nil, err
 	}
 
@@ -74,7 +74,7 @@ func (h *handler) ListMembers(
 	ctx context.Context, req *connect.Request[iamv1.ListMembersRequest],
 ) (*connect.Response[iamv1.ListMembersResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", actionUsersList); err != nil {
+	if err := h.authorize(ctx, org, actionUsersList); err != nil {
 		return nil, err
 	}
 

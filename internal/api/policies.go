@@ -26,7 +26,7 @@ func (h *handler) CreatePolicy(
 		return nil, err
 	}
 	in := policyInput(req.Msg.GetPolicy())
-	if err := h.authorize(ctx, in.Org, "", actionPoliciesCreate); err != nil {
+	if err := h.authorize(ctx, in.Org, actionPoliciesCreate); err != nil {
 		return nil, err
 	}
 
@@ -45,7 +45,7 @@ func (h *handler) GetPolicy(
 	ctx context.Context, req *connect.Request[iamv1.GetPolicyRequest],
 ) (*connect.Response[iamv1.GetPolicyResponse], error) {
 	org, token := req.Msg.GetOrganizationId(), req.Msg.GetConsistencyToken()
-	if err := h.authorize(ctx, org, token, actionPoliciesGet); err != nil {
+	if err := h.authorize(ctx, org, actionPoliciesGet); err != nil {
 		return nil, err
 	}
 
@@ -64,7 +64,7 @@ func (h *handler) ListPolicies(
 	ctx context.Context, req *connect.Request[iamv1.ListPoliciesRequest],
 ) (*connect.Response[iamv1.ListPoliciesResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", actionPoliciesList); err != nil {
+	if err := h.authorize(ctx, org, actionPoliciesList); err != nil {
 		return nil, err
 	}
 
@@ -90,7 +90,7 @@ func (h *handler) ReplacePolicy(
 		return nil, err
 	}
 	in := policyInput(req.Msg.GetPolicy())
-	if err := h.authorize(ctx, in.Org, "", actionPoliciesUpdate); err != nil {
+	if err := h.authorize(ctx, in.Org, actionPoliciesUpdate); err != nil {
 		return nil, err
 	}
 
@@ -109,7 +109,7 @@ func (h *handler) DeletePolicy(
 	ctx context.Context, req *connect.Request[iamv1.DeletePolicyRequest],
 ) (*connect.Response[iamv1.DeletePolicyResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", actionPoliciesDelete); err != nil {
+	if err := h.authorize(ctx, org, actionPoliciesDelete); err != nil {
 		return nil, err
 	}
 

@@ -21,7 +21,7 @@ func (h *handler) WriteRelationships(
 	ctx context.Context, req *connect.Request[iamv1.WriteRelationshipsRequest],
 ) (*connect.Response[iamv1.WriteRelationshipsResponse], error) {
 	org := req.Msg.GetOrganizationId()
-	if err := h.authorize(ctx, org, "", rawWriteActions...); err != nil {
+	if err := h.authorize(ctx, org, rawWriteActions...); err != nil {
 		return nil, err
 	}
 
@@ -55,7 +55,7 @@ func (h *handler) ReadRelationships(
 	ctx context.Context, req *connect.Request[iamv1.ReadRelationshipsRequest],
 ) (*connect.Response[iamv1.ReadRelationshipsResponse], error) {
 	org, token := req.Msg.GetOrganizationId(), req.Msg.GetConsistencyToken()
-	if err := h.authorize(ctx, org, token, rawReadActions...); err != nil {
+	if err := h.authorize(ctx, org, rawReadActions...); err != nil {
 		return nil, err
 	}
 
@@ -79,7 +79,7 @@ func (h *handler) Apply(
 	// gets no review of its file, and parsing and validating up to
 	// MaxApplyRequestBytes is work done only for those who may.
 	c := callerFrom(ctx)
-	if err := h.authorize(ctx, c.Org, "", actionPoliciesUpdate); err != nil {
+	if err := h.authorize(ctx, c.Org, actionPoliciesUpdate); err != nil {
 		return nil, err
 	}
 

@@ -100,8 +100,15 @@ func TestParseRejectsBadDocuments(t *testing.T) {
 			"did you mean \"cks-admin\""},
 		{"bad principal", "organizations:\n  - id: ab1cd2\n    members: [alice]\n", "kind:id"},
 		{"group as member", "organizations:\n  - id: ab1cd2\n    members: [group:x]\n", "users and service accounts"},
-		{"unknown legacy", "organizations:\n  - id: ab1cd2\n    legacy_groups:\n      owner: [user:a]\n", "unknown legacy group"},
+		{"unknown legacy", "organizations:\n  - id: ab1cd2\n" +
+			"    legacy_groups:\n      owner: [user:a]\n", "unknown legacy group"},
 		{"reserved policy", "organizations:\n  - id: ab1cd2\n    policies:\n      - id: legacy-x\n", "legacy_groups"},
+		// Checked here as the facade checks it, so that a plan never
+		// fails halfway on a description the facade refuses.
+		{"control character in description", "organizations:\n  - id: ab1cd2\n" +
+			"    policies:\n      - id: p\n        description: \"ring \\a\"\n",
+			`organizations[0].policies[0].description "ring \a": ` +
+				"the description contains the control character U+0007"},
 		{"two documents", "organizations:\n  - id: ab1cd2\n---\norganizations: []\n", "several"},
 		{"invalid utf8", "organizations:\n  - id: \xff\n", "UTF-8"},
 		{"json works too but fields are checked", `{"organizations":[{"id":"ab1cd2","x":1}]}`, "x"},

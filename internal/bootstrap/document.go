@@ -238,10 +238,9 @@ func validatePolicy(field string, p Policy) error {
 			"default policies are declared under legacy_groups",
 			"list the principals under legacy_groups, or rename the policy")
 	}
-	if len(p.Description) > iam.MaxDescriptionLength {
-		return iamerr.Invalid(field+".description", p.Description,
-			"the description is too long",
-			fmt.Sprintf("use at most %d bytes", iam.MaxDescriptionLength))
+	err := iam.ValidateDescription(field+".description", p.Description)
+	if err != nil {
+		return err
 	}
 	if _, err := iam.CanonicalRules(toIAMRules(p.Rules)); err != nil {
 		return prefixField(field, err)

@@ -2,8 +2,8 @@ package catalog
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -45,7 +45,7 @@ func buildIndex() *index {
 	for _, r := range roles {
 		all := map[string]bool{}
 		collectActions(ix, r.ID, all, map[string]bool{})
-		ix.effective[r.ID] = sortedKeys(all)
+		ix.effective[r.ID] = sortedKeysOf(all)
 		for a := range all {
 			ix.actionRoles[a] = append(ix.actionRoles[a], r.ID)
 		}
@@ -112,23 +112,9 @@ func checkActionShape(a string) error {
 	return nil
 }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// sortedKeysOf is sortedKeys for any map keyed by string.
+// sortedKeysOf returns the keys of m, sorted.
 func sortedKeysOf[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(m))
 }
 
 // Roles returns every role, in the platform's documentation order.
@@ -152,16 +138,16 @@ func EffectiveActions(id string) []string {
 	return slices.Clone(idx.effective[id])
 }
 
-// RolesGranting returns the IDs of the roles that grant action, directly or
-// through an included role, in catalog order.
-func RolesGranting(action string) []string {
-	return slices.Clone(idx.actionRoles[action])
-}
-
-// RolesImplying returns the IDs of the roles whose holders also hold role
-// id: the role itself and every role that includes it.
-func RolesImplying(id string) []string {
-	return slices.Clone(idx.holders[id])
+// RoleNamesGranting returns the display names of the roles that grant
+// action, directly or through an included role, in catalog order: what
+// a refusal tells the caller to ask for. It is empty, not nil, for an
+// unknown action.
+func RoleNamesGranting(action string) []string {
+	names := []string{}
+	for _, id := range idx.actionRoles[action] {
+		names = append(names, idx.roleByID[id].Name)
+	}
+	return names
 }
 
 // Grants reports whether role id grants action.

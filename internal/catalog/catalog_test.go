@@ -111,6 +111,20 @@ func TestLookupSuggestsClosest(t *testing.T) {
 	require.Equal(t, "billing_viewer", g.Name)
 }
 
+func TestRoleNamesGranting(t *testing.T) {
+	cases := map[string][]string{
+		"cks.clusters.list":               {"CKS Viewer", "CKS Admin"},
+		"cks.clusters.delete":             {"CKS Admin"},
+		"billing.invoices.list":           {"Billing Viewer"},
+		"no.such.action":                  {},
+		"iam.users.permissions":           {"IAM Viewer", "IAM Admin"},
+		"accessrequests.requests.approve": {"Access Request Approver"},
+	}
+	for action, want := range cases {
+		require.Equal(t, want, catalog.RoleNamesGranting(action), action)
+	}
+}
+
 func TestRoleRelationRoundTrip(t *testing.T) {
 	for _, r := range catalog.Roles() {
 		id, ok := catalog.RoleForRelation(catalog.RoleRelation(r.ID))

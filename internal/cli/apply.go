@@ -12,8 +12,10 @@ import (
 	iamv1 "github.com/gpucloud/iam/adapters/api/iam/v1"
 )
 
-// maxDocumentBytes bounds an apply file. It is the server's own limit,
-// checked here so that a too large file fails before any call.
+// maxDocumentBytes bounds an apply file. It is the server's own limit
+// (bootstrap.MaxDocumentSize), checked here so that a too large file
+// fails before any call; it is repeated rather than imported to keep
+// iamctl a client of the API alone, and a test keeps the two equal.
 const maxDocumentBytes = 4 << 20
 
 func (a *app) applyCommand() *cobra.Command {

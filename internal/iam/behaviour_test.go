@@ -313,18 +313,30 @@ func TestDefaultPolicyPrincipalsAreEditable(t *testing.T) {
 }
 
 func TestConcurrentReplaceWithOneEtag(t *testing.T) {
-	ctx := t.Context()
 	svc, _ := seededService(t)
-	p := mustPolicy(t, svc, "example-access")
-
-	writers := []string{"user:user-a@example.com", "user:user-b@example.com",
+	raceOneEtag(t, []*iam.Service{svc}, []string{
+		"user:user-a@example.com", "user:user-b@example.com",
 		"user:eng-member@example.com", "user:no-access@example.com",
-		"user:legacy-write@example.com", "user:legacy-read@example.com"}
+		"user:legacy-write@example.com", "user:legacy-read@example.com",
+	})
+}
+
+// raceOneEtag has each writer replace example-access at once, all with
+// the etag read before, spread over replicas of one datastore: exactly
+// one wins, the others get a conflict, and every replica stores exactly
+// the winner's rules.
+func raceOneEtag(t *testing.T, replicas []*iam.Service, writers []string) {
+	t.Helper()
+	ctx := t.Context()
+	p := mustPolicy(t, replicas[0], "example-access")
+
+	results := make([]iam.PolicyWrite, len(writers))
+	errs := make([]error, len(writers))
 	var wg sync.WaitGroup
-	results := make([]error, len(writers))
 	for i, who := range writers {
 		wg.Go(func() {
-			_, results[i] = svc.ReplacePolicy(ctx, iam.PolicyInput{
+			svc := replicas[i%len(replicas)]
+			results[i], errs[i] = svc.ReplacePolicy(ctx, iam.PolicyInput{
 				Org: org, ID: "example-access", Etag: p.Etag,
 				Rules: []iam.Rule{
 					{Principals: []string{who}, Roles: []string{"support-viewer"}},
@@ -336,7 +348,7 @@ func TestConcurrentReplaceWithOneEtag(t *testing.T) {
 	wg.Wait()
 
 	winner := -1
-	for i, err := range results {
+	for i, err := range errs {
 		if err == nil {
 			require.Equal(t, -1, winner, "two writers won")
 			winner = i
@@ -346,11 +358,16 @@ func TestConcurrentReplaceWithOneEtag(t *testing.T) {
 	}
 	require.NotEqual(t, -1, winner)
 
-	stored := mustPolicy(t, svc, "example-access")
-	for _, r := range stored.Rules {
-		require.Equal(t, []string{writers[winner]}, r.Principals)
+	for _, r := range replicas {
+		stored, err := r.GetPolicy(ctx, org, "example-access",
+			results[winner].Token)
+		require.NoError(t, err)
+		require.Equal(t, results[winner].Etag, stored.Etag)
+		require.Len(t, stored.Rules, 2)
+		for _, rule := range stored.Rules {
+			require.Equal(t, []string{writers[winner]}, rule.Principals)
+		}
 	}
-	require.Len(t, stored.Rules, 2)
 }
 
 func TestConcurrentMembershipChangesLoseNothing(t *testing.T) {
@@ -462,11 +479,14 @@ func TestCheckRejectsBadInput(t *testing.T) {
 	}{
 		{iam.CheckRequest{Org: "nope", Principal: "user:a", Action: "cks.clusters.list"}, "six lowercase hex"},
 		{iam.CheckRequest{Org: org, Principal: "a", Action: "cks.clusters.list"}, "kind:id"},
-		{iam.CheckRequest{Org: org, Principal: "group:engineering", Action: "cks.clusters.list"}, "a member of the group"},
-		{iam.CheckRequest{Org: org, Principal: "user:a", Action: "cks.cluster.list"}, `did you mean "cks.clusters.list"`},
+		{iam.CheckRequest{Org: org, Principal: "group:engineering",
+			Action: "cks.clusters.list"}, "a member of the group"},
+		{iam.CheckRequest{Org: org, Principal: "user:a",
+			Action: "cks.cluster.list"}, `did you mean "cks.clusters.list"`},
 		{iam.CheckRequest{Org: org, Principal: "user:a"}, "an action is required"},
 		{iam.CheckRequest{Org: org, Principal: "user:a", Action: "cks.clusters.list", Role: "cks-admin"}, "not both"},
-		{iam.CheckRequest{Org: org, Principal: "user:a", Action: "cks.clusters.list", AtLeastAsFresh: "garbage"}, "ZedToken"},
+		{iam.CheckRequest{Org: org, Principal: "user:a",
+			Action: "cks.clusters.list", AtLeastAsFresh: "garbage"}, "ZedToken"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.msg, func(t *testing.T) {

@@ -31,6 +31,7 @@ type CheckRequest struct {
 
 // Decision is the answer to a check.
 type Decision struct {
+	// Allowed is true only for a definite allow.
 	Allowed bool
 
 	// Token is the ZedToken the check was evaluated at.
@@ -54,7 +55,7 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error)
 		Subject:     item.Subject,
 	})
 	if err != nil {
-		return Decision{}, s.engineError("check", req.AtLeastAsFresh, err)
+		return Decision{}, engineError("check", req.AtLeastAsFresh, err)
 	}
 
 	return Decision{
@@ -64,8 +65,8 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error)
 	}, nil
 }
 
-// CheckRole is Check for a role: does the principal hold role (or a role
-// that includes it)?
+// CheckRole reports whether who holds role, or a role that includes it,
+// in org, at least as fresh as token if one is given.
 func (s *Service) CheckRole(
 	ctx context.Context, org, who, role, token string,
 ) (Decision, error) {
@@ -76,6 +77,7 @@ func (s *Service) CheckRole(
 
 // BulkDecision is one answer of CheckBulk, in request order.
 type BulkDecision struct {
+	// Allowed is true only for a definite allow.
 	Allowed bool
 }
 
@@ -125,7 +127,7 @@ func (s *Service) CheckBulk(
 			Items:       items,
 		})
 	if err != nil {
-		return nil, "", s.engineError("bulk check", token, err)
+		return nil, "", engineError("bulk check", token, err)
 	}
 
 	pairs := resp.GetPairs()
@@ -139,7 +141,7 @@ func (s *Service) CheckBulk(
 		if e := p.GetError(); e != nil {
 			// One failed item fails the call: a partial answer could be
 			// read as an allow.
-			return nil, "", s.engineError("bulk check "+itoa(i), token,
+			return nil, "", engineError("bulk check "+itoa(i), token,
 				status.ErrorProto(e))
 		}
 		out[i].Allowed = p.GetItem().GetPermissionship() ==

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 
@@ -48,6 +49,14 @@ func validateOrgAndGroup(org, group string) error {
 	return ValidateGroupName("group", group)
 }
 
+// parseGroupEdit validates the arguments of a group membership change.
+func parseGroupEdit(org, group, member string) (principal.Principal, error) {
+	if err := validateOrgAndGroup(org, group); err != nil {
+		return principal.Principal{}, err
+	}
+	return principal.Parse("member", member)
+}
+
 // CreateGroup creates an empty group in org.
 func (s *Service) CreateGroup(ctx context.Context, org, name string) (WriteResult, error) {
 	if err := validateOrgAndGroup(org, name); err != nil {
@@ -57,10 +66,10 @@ func (s *Service) CreateGroup(ctx context.Context, org, name string) (WriteResul
 	token, err := s.write(ctx, "create group",
 		[]*v1.RelationshipUpdate{create(groupOwnership(org, name))},
 		[]*v1.Precondition{mustMatch(exactFilter(orgRegistration(org)))})
-	if err == errPrecondition {
+	if errors.Is(err, errPrecondition) {
 		err = s.requireOrg(ctx, s.newSnapshot(""), org)
 	}
-	if err == errExists {
+	if errors.Is(err, errExists) {
 		err = &iamerr.Error{
 			Kind: iamerr.AlreadyExists, Field: "group", Value: name,
 			Problem: "organization " + org + " already has this group",
@@ -96,7 +105,7 @@ func (s *Service) DeleteGroup(ctx context.Context, org, name string) (WriteResul
 		mustNotMatch(groupAsSubject(typeRule, org, name)),
 		mustNotMatch(groupAsSubject(typeGroup, org, name)),
 	})
-	if err == errPrecondition {
+	if errors.Is(err, errPrecondition) {
 		err = s.requireUnreferenced(ctx, s.newSnapshot(""), org, name)
 		if err == nil {
 			err = iamerr.New(iamerr.Conflict,
@@ -231,10 +240,7 @@ func (s *Service) loadGroups(
 func (s *Service) AddGroupMember(
 	ctx context.Context, org, group, member string,
 ) (WriteResult, error) {
-	if err := validateOrgAndGroup(org, group); err != nil {
-		return WriteResult{}, err
-	}
-	m, err := principal.Parse("member", member)
+	m, err := parseGroupEdit(org, group, member)
 	if err != nil {
 		return WriteResult{}, err
 	}
@@ -269,7 +275,7 @@ func (s *Service) AddGroupMember(
 	}
 
 	token, err := s.write(ctx, "add group member", updates, preconditions)
-	if err == errPrecondition {
+	if errors.Is(err, errPrecondition) {
 		err = iamerr.New(iamerr.Conflict,
 			"the group or the member changed during the write", "retry")
 	}
@@ -280,10 +286,7 @@ func (s *Service) AddGroupMember(
 func (s *Service) RemoveGroupMember(
 	ctx context.Context, org, group, member string,
 ) (WriteResult, error) {
-	if err := validateOrgAndGroup(org, group); err != nil {
-		return WriteResult{}, err
-	}
-	m, err := principal.Parse("member", member)
+	m, err := parseGroupEdit(org, group, member)
 	if err != nil {
 		return WriteResult{}, err
 	}

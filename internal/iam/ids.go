@@ -20,6 +20,11 @@ const (
 	MaxBulkChecks        = 500
 	MaxGroupNestingDepth = 8
 	MaxGroupNameLength   = 128
+
+	// MaxUpdatesPerWrite is SpiceDB's default per-call update limit:
+	// a larger write would be refused by the engine with a less
+	// helpful message.
+	MaxUpdatesPerWrite = 1000
 )
 
 var (

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -27,6 +28,29 @@ func backoff(ctx context.Context, attempt int) error {
 		return ctx.Err()
 	case <-t.C:
 		return nil
+	}
+}
+
+// retryConflicts calls once until it returns anything but a Conflict.
+// Only an edit without an etag retries, at most maxEtagRetries times: an
+// etag names the one version the caller may change, so its conflict is
+// the caller's to resolve.
+func retryConflicts[T any](
+	ctx context.Context, etag string, once func() (T, error),
+) (T, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := once()
+		retry := etag == "" && attempt < maxEtagRetries &&
+			iamerr.Is(err, iamerr.Conflict)
+		if !retry {
+			return out, err
+		}
+
+		if err := backoff(ctx, attempt); err != nil {
+			var zero T
+			return zero, iamerr.Wrap(iamerr.Unavailable, err,
+				"the request ended while retrying", "retry")
+		}
 	}
 }
 
@@ -61,48 +85,50 @@ func (s *Service) editLegacyGroup(
 	}
 	policyID := catalog.DefaultPolicyID(g.Name)
 
-	for attempt := 0; ; attempt++ {
-		sn := s.newSnapshot("")
-		policies, err := s.loadPolicies(ctx, sn, org, policyID)
-		if err != nil {
-			return WriteResult{}, err
-		}
-		current, ok := policies[policyID]
-		if !ok {
-			if err := s.requireOrg(ctx, sn, org); err != nil {
-				return WriteResult{}, err
-			}
-			return WriteResult{}, iamerr.New(iamerr.Internal,
-				"organization "+org+" lacks its default policy "+policyID,
-				"report it to the operator")
-		}
+	return retryConflicts(ctx, "", func() (WriteResult, error) {
+		return s.editLegacyOnce(ctx, org, policyID, p, assign)
+	})
+}
 
-		rel := relationship(object(typeRule, ruleObjectID(org, policyID, 0)),
-			relPrincipal, subjectOf(org, p))
-		update, preconditions, err := s.legacyEdit(ctx, sn, org, p, rel, assign)
-		if err != nil {
-			return WriteResult{}, err
-		}
-
-		token, err := s.write(ctx, "edit legacy group", []*v1.RelationshipUpdate{
-			update,
-			remove(current.version),
-			create(versionRelationship(org, policyID, newEtag(),
-				current.Description, current.CreatedAt)),
-		}, append(preconditions, mustMatch(exactFilter(current.version))))
-		if err == errPrecondition && attempt < maxEtagRetries {
-			if err := backoff(ctx, attempt); err != nil {
-				return WriteResult{}, iamerr.Wrap(iamerr.Unavailable, err,
-					"the request ended while retrying", "retry")
-			}
-			continue
-		}
-		if err == errPrecondition {
-			err = iamerr.New(iamerr.Conflict,
-				"policy "+policyID+" kept changing during the edit", "retry")
-		}
-		return WriteResult{Token: token}, err
+// editLegacyOnce edits the default policy as read now. Its new etag is
+// guarded by the one read, so a concurrent edit makes it a Conflict.
+func (s *Service) editLegacyOnce(
+	ctx context.Context, org, policyID string, p principal.Principal,
+	assign bool,
+) (WriteResult, error) {
+	sn := s.newSnapshot("")
+	policies, err := s.loadPolicies(ctx, sn, org, policyID)
+	if err != nil {
+		return WriteResult{}, err
 	}
+	current, ok := policies[policyID]
+	if !ok {
+		if err := s.requireOrg(ctx, sn, org); err != nil {
+			return WriteResult{}, err
+		}
+		return WriteResult{}, iamerr.New(iamerr.Internal,
+			"organization "+org+" lacks its default policy "+policyID,
+			"report it to the operator")
+	}
+
+	rel := relationship(object(typeRule, ruleObjectID(org, policyID, 0)),
+		relPrincipal, subjectOf(org, p))
+	update, preconditions, err := s.legacyEdit(ctx, sn, org, p, rel, assign)
+	if err != nil {
+		return WriteResult{}, err
+	}
+
+	token, err := s.write(ctx, "edit legacy group", []*v1.RelationshipUpdate{
+		update,
+		remove(current.version),
+		create(versionRelationship(org, policyID, newEtag(),
+			current.Description, current.CreatedAt)),
+	}, append(preconditions, mustMatch(exactFilter(current.version))))
+	if errors.Is(err, errPrecondition) {
+		err = iamerr.New(iamerr.Conflict,
+			"policy "+policyID+" kept changing during the edit", "retry")
+	}
+	return WriteResult{Token: token}, err
 }
 
 // legacyEdit validates one legacy group edit and returns its update and

@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"sort"
+	"time"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 
@@ -72,6 +73,7 @@ func (s *Service) CreateOrganization(
 		create(orgRegistration(org)),
 		create(orgMembership(org, first)),
 	}
+	created := time.Now()
 	for _, g := range catalog.LegacyGroups() {
 		var principals []principal.Principal
 		if g.Name == "admin" {
@@ -83,7 +85,7 @@ func (s *Service) CreateOrganization(
 			updates = append(updates, create(r))
 		}
 		version := versionRelationship(org, catalog.DefaultPolicyID(g.Name),
-			newEtag(), defaultPolicyDescription(g), s.now())
+			newEtag(), defaultPolicyDescription(g), created)
 		updates = append(updates, create(version))
 	}
 
@@ -92,7 +94,7 @@ func (s *Service) CreateOrganization(
 		mustNotMatch(anyOrgMembership(first)),
 	}
 	token, err := s.write(ctx, "create organization", updates, preconditions)
-	if err == errPrecondition || err == errExists {
+	if refusedByState(err) {
 		return WriteResult{}, s.explainOrgConflict(ctx, org, first, firstUser)
 	}
 	return WriteResult{Token: token}, err
@@ -178,7 +180,7 @@ func (s *Service) AddMember(ctx context.Context, org, who string) (WriteResult, 
 			mustMatch(exactFilter(orgRegistration(org))),
 			mustNotMatch(anyOrgMembership(p)),
 		})
-	if err == errPrecondition || err == errExists {
+	if refusedByState(err) {
 		return WriteResult{}, s.explainMembershipConflict(ctx, org, p, who)
 	}
 	return WriteResult{Token: token}, err

@@ -142,23 +142,27 @@ func sortPrincipals(ps []principal.Principal) {
 	})
 }
 
-// validateDescription accepts UTF-8 text with line breaks and tabs, but no
-// other control character: NUL cannot be stored, and escape sequences
-// would rewrite an administrator's terminal.
-func validateDescription(d string) error {
+// ValidateDescription checks a policy description: UTF-8 text with line
+// breaks and tabs, but no other control character (NUL cannot be stored,
+// and escape sequences would rewrite an administrator's terminal), at
+// most MaxDescriptionLength bytes.
+func ValidateDescription(field, d string) error {
 	if !utf8.ValidString(d) {
-		return iamerr.Invalid("description", d, "not valid UTF-8",
+		return iamerr.Invalid(field, d, "not valid UTF-8",
 			"send the description as UTF-8 text")
 	}
 	for _, r := range d {
-		if r != '\n' && r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r)) {
-			return iamerr.Invalid("description", d,
-				fmt.Sprintf("the description contains the control character %U", r),
+		if r == '\n' || r == '\t' {
+			continue
+		}
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return iamerr.Invalid(field, d, fmt.Sprintf(
+				"the description contains the control character %U", r),
 				"remove it; line breaks and tabs are allowed")
 		}
 	}
 	if len(d) > MaxDescriptionLength {
-		return iamerr.Invalid("description", d,
+		return iamerr.Invalid(field, d,
 			fmt.Sprintf("the description is %d bytes long", len(d)),
 			fmt.Sprintf("use at most %d", MaxDescriptionLength))
 	}
@@ -482,7 +486,7 @@ func (in PolicyInput) validate() ([]canonicalRule, error) {
 	if err := ValidatePolicyID("policy_id", in.ID); err != nil {
 		return nil, err
 	}
-	if err := validateDescription(in.Description); err != nil {
+	if err := ValidateDescription("description", in.Description); err != nil {
 		return nil, err
 	}
 	rules, err := validateRules(in.Rules)
@@ -512,7 +516,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in PolicyInput) (PolicyWrite
 		updates = append(updates, touch(r))
 	}
 	updates = append(updates, create(versionRelationship(
-		in.Org, in.ID, etag, in.Description, s.now())))
+		in.Org, in.ID, etag, in.Description, time.Now())))
 
 	preconditions := append(
 		[]*v1.Precondition{
@@ -522,7 +526,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in PolicyInput) (PolicyWrite
 		principalPreconditions(in.Org, rules)...)
 
 	token, err := s.write(ctx, "create policy", updates, preconditions)
-	if err == errPrecondition || err == errExists {
+	if refusedByState(err) {
 		err = s.explainPolicyConflict(ctx, in, rules, false)
 	}
 	if err != nil {
@@ -541,18 +545,9 @@ func (s *Service) ReplacePolicy(ctx context.Context, in PolicyInput) (PolicyWrit
 		return PolicyWrite{}, err
 	}
 
-	for attempt := 0; ; attempt++ {
-		w, err := s.replaceOnce(ctx, in, rules)
-		retry := in.Etag == "" && attempt < maxEtagRetries &&
-			iamerr.Is(err, iamerr.Conflict)
-		if !retry {
-			return w, err
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return PolicyWrite{}, iamerr.Wrap(iamerr.Unavailable, err,
-				"the request ended while retrying", "retry")
-		}
-	}
+	return retryConflicts(ctx, in.Etag, func() (PolicyWrite, error) {
+		return s.replaceOnce(ctx, in, rules)
+	})
 }
 
 func (s *Service) replaceOnce(
@@ -592,7 +587,7 @@ func (s *Service) replaceOnce(
 		principalPreconditions(in.Org, rules)...)
 
 	token, err := s.write(ctx, "replace policy", updates, preconditions)
-	if err == errPrecondition || err == errExists {
+	if refusedByState(err) {
 		in.Etag = current.Etag
 		err = s.explainPolicyConflict(ctx, in, rules, true)
 	}
@@ -619,18 +614,9 @@ func (s *Service) DeletePolicy(ctx context.Context, org, id, etag string) (Write
 		}
 	}
 
-	for attempt := 0; ; attempt++ {
-		w, err := s.deleteOnce(ctx, org, id, etag)
-		retry := etag == "" && attempt < maxEtagRetries &&
-			iamerr.Is(err, iamerr.Conflict)
-		if !retry {
-			return w, err
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return WriteResult{}, iamerr.Wrap(iamerr.Unavailable, err,
-				"the request ended while retrying", "retry")
-		}
-	}
+	return retryConflicts(ctx, etag, func() (WriteResult, error) {
+		return s.deleteOnce(ctx, org, id, etag)
+	})
 }
 
 // deleteOnce deletes the policy as read now, if its etag is still etag
@@ -647,7 +633,7 @@ func (s *Service) deleteOnce(ctx context.Context, org, id, etag string) (WriteRe
 	}
 	token, err := s.write(ctx, "delete policy", updates,
 		[]*v1.Precondition{mustMatch(exactFilter(current.version))})
-	if err == errPrecondition || err == errExists {
+	if refusedByState(err) {
 		err = staleEtag(id, current.Etag)
 	}
 	return WriteResult{Token: token}, err

@@ -100,54 +100,14 @@ func TestTokenFromOneReplicaHoldsOnAnother(t *testing.T) {
 // with one etag through two replicas: exactly one wins, the others get a
 // conflict, and the stored rules are exactly the winner's.
 func TestConcurrentReplaceAcrossReplicas(t *testing.T) {
-	ctx := t.Context()
 	pg := pgtest.Start(t)
 	a, _ := seededOn(t, onPostgres(t, pg.URI()))
-	replicas := []*iam.Service{a, onPostgres(t, pg.URI())}
-	p := mustPolicy(t, a, "example-access")
-
-	writers := []string{"user:user-a@example.com", "user:user-b@example.com",
+	raceOneEtag(t, []*iam.Service{a, onPostgres(t, pg.URI())}, []string{
+		"user:user-a@example.com", "user:user-b@example.com",
 		"user:eng-member@example.com", "user:no-access@example.com",
 		"user:legacy-write@example.com", "user:legacy-read@example.com",
-		"user:legacy-metrics@example.com", "user:legacy-billing@example.com"}
-	results := make([]iam.PolicyWrite, len(writers))
-	errs := make([]error, len(writers))
-	var wg sync.WaitGroup
-	for i, who := range writers {
-		wg.Go(func() {
-			results[i], errs[i] = replicas[i%2].ReplacePolicy(ctx,
-				iam.PolicyInput{
-					Org: org, ID: "example-access", Etag: p.Etag,
-					Rules: []iam.Rule{
-						{Principals: []string{who}, Roles: []string{"support-viewer"}},
-						{Principals: []string{who}, Roles: []string{"billing-viewer"}},
-					},
-				})
-		})
-	}
-	wg.Wait()
-
-	winner := -1
-	for i, err := range errs {
-		if err == nil {
-			require.Equal(t, -1, winner, "two writers won")
-			winner = i
-			continue
-		}
-		require.Equal(t, iamerr.Conflict, iamerr.KindOf(err), err.Error())
-	}
-	require.NotEqual(t, -1, winner)
-
-	for _, r := range replicas {
-		stored, err := r.GetPolicy(ctx, org, "example-access",
-			results[winner].Token)
-		require.NoError(t, err)
-		require.Equal(t, results[winner].Etag, stored.Etag)
-		require.Len(t, stored.Rules, 2)
-		for _, rule := range stored.Rules {
-			require.Equal(t, []string{writers[winner]}, rule.Principals)
-		}
-	}
+		"user:legacy-metrics@example.com", "user:legacy-billing@example.com",
+	})
 }
 
 // TestConcurrentMembershipAcrossReplicas adds members to one group

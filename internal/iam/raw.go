@@ -131,7 +131,7 @@ func (s *Service) WriteRelationships(
 
 	token, err := s.write(ctx, "write relationships",
 		append(ops, bumps...), append(preconditions, guards...))
-	if err == errPrecondition || err == errExists {
+	if refusedByState(err) {
 		err = iamerr.New(iamerr.Conflict,
 			"the organization changed during the write", "read it again and retry")
 	}

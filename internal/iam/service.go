@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 	"google.golang.org/grpc/codes"
@@ -29,11 +28,6 @@ type Engine interface {
 // Service is the facade. It is safe for concurrent use.
 type Service struct {
 	engine Engine
-	now    func() time.Time
-
-	// maxUpdates is the most relationship updates one write may carry;
-	// it matches SpiceDB's default per-call limit.
-	maxUpdates int
 
 	// fullyConsistentChecks applies to checks that bring no ZedToken.
 	fullyConsistentChecks bool
@@ -42,17 +36,6 @@ type Service struct {
 // Option configures a Service.
 type Option func(*Service)
 
-// WithClock replaces time.Now, for tests.
-func WithClock(now func() time.Time) Option {
-	return func(s *Service) { s.now = now }
-}
-
-// WithMaxUpdatesPerWrite sets the most relationship updates one write may
-// carry. It must not exceed the SpiceDB server's own limit.
-func WithMaxUpdatesPerWrite(n int) Option {
-	return func(s *Service) { s.maxUpdates = n }
-}
-
 // WithFullyConsistentChecks makes checks without a ZedToken read the
 // newest data instead of SpiceDB's slightly cached snapshot. It costs
 // latency; passing the ZedToken of a write is the cheaper way to see it.
@@ -60,16 +43,9 @@ func WithFullyConsistentChecks(on bool) Option {
 	return func(s *Service) { s.fullyConsistentChecks = on }
 }
 
-// DefaultMaxUpdatesPerWrite is SpiceDB's default per-call update limit.
-const DefaultMaxUpdatesPerWrite = 1000
-
 // New returns a facade over engine, whose schema must already be written.
 func New(engine Engine, opts ...Option) *Service {
-	s := &Service{
-		engine:     engine,
-		now:        time.Now,
-		maxUpdates: DefaultMaxUpdatesPerWrite,
-	}
+	s := &Service{engine: engine}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -117,7 +93,7 @@ func fullyConsistent() *v1.Consistency {
 // engineError classifies an error from SpiceDB; token is the ZedToken the
 // call carried, if any. Anything that is not clearly the caller's fault is
 // Unavailable or Internal: never an allow.
-func (s *Service) engineError(op, token string, err error) error {
+func engineError(op, token string, err error) error {
 	if err == nil {
 		return nil
 	}

@@ -21,16 +21,23 @@ var errPrecondition = errors.New("iam: write precondition failed")
 // is already stored.
 var errExists = errors.New("iam: relationship already exists")
 
+// refusedByState reports whether a write was refused because the stored
+// state was not the one it was planned on: a precondition failed, or a
+// relationship it creates exists.
+func refusedByState(err error) bool {
+	return errors.Is(err, errPrecondition) || errors.Is(err, errExists)
+}
+
 // write applies updates atomically, guarded by preconditions, and returns
 // the ZedToken of the write.
 func (s *Service) write(
 	ctx context.Context, op string,
 	updates []*v1.RelationshipUpdate, preconditions []*v1.Precondition,
 ) (string, error) {
-	if len(updates) > s.maxUpdates {
+	if len(updates) > MaxUpdatesPerWrite {
 		return "", iamerr.Invalid("request", itoa(len(updates))+" changes",
 			"the change is too large for one atomic write",
-			"keep a write under "+itoa(s.maxUpdates)+
+			"keep a write under "+itoa(MaxUpdatesPerWrite)+
 				" relationship changes, e.g. split a policy in two")
 	}
 
@@ -47,7 +54,7 @@ func (s *Service) write(
 		return "", errExists
 	}
 	if err != nil {
-		return "", s.engineError(op, "", err)
+		return "", engineError(op, "", err)
 	}
 	return resp.GetWrittenAt().GetToken(), nil
 }
@@ -67,7 +74,7 @@ func (s *Service) deleteMatching(
 		return "", errPrecondition
 	}
 	if err != nil {
-		return "", s.engineError(op, "", err)
+		return "", engineError(op, "", err)
 	}
 	return resp.GetDeletedAt().GetToken(), nil
 }
@@ -121,7 +128,7 @@ func (sn *snapshot) read(
 			RelationshipFilter: f,
 		})
 	if err != nil {
-		return nil, sn.s.engineError("read", sn.requested, err)
+		return nil, engineError("read", sn.requested, err)
 	}
 
 	var out []*v1.Relationship
@@ -131,7 +138,7 @@ func (sn *snapshot) read(
 			return out, nil
 		}
 		if err != nil {
-			return nil, sn.s.engineError("read", sn.requested, err)
+			return nil, engineError("read", sn.requested, err)
 		}
 		if sn.token == "" {
 			sn.token = resp.GetReadAt().GetToken()

@@ -81,7 +81,7 @@ func (s *Service) groupsOf(
 		Subject:            subject,
 	})
 	if err != nil {
-		return nil, s.engineError("lookup groups", "", err)
+		return nil, engineError("lookup groups", "", err)
 	}
 
 	groups := []string{}
@@ -91,7 +91,7 @@ func (s *Service) groupsOf(
 			break
 		}
 		if err != nil {
-			return nil, s.engineError("lookup groups", "", err)
+			return nil, engineError("lookup groups", "", err)
 		}
 		objectID := resp.GetResourceObjectId()
 		if !strings.HasPrefix(objectID, org+"/") {

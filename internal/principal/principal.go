@@ -90,8 +90,9 @@ func ValidateID(field, id string) error {
 		// Format characters (zero-width spaces, direction overrides, BOM)
 		// render as nothing: they would let one ID pass for another.
 		if unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return iamerr.Invalid(field, id,
-				fmt.Sprintf("the ID contains white space or the invisible or control character %U", r),
+			return iamerr.Invalid(field, id, fmt.Sprintf(
+				"the ID contains white space or the invisible or "+
+					"control character %U", r),
 				"remove it")
 		}
 	}
@@ -111,10 +112,16 @@ func EncodeID(id string) string {
 			b.WriteByte(c)
 			continue
 		}
-		fmt.Fprintf(&b, "=%02X", c)
+		b.WriteByte('=')
+		b.WriteByte(upperHex[c>>4])
+		b.WriteByte(upperHex[c&0x0f])
 	}
 	return b.String()
 }
+
+// upperHex are the digits of EncodeID's escapes, which DecodeID requires
+// in uppercase so that every ID has exactly one encoding.
+const upperHex = "0123456789ABCDEF"
 
 // DecodeID reverses EncodeID.
 func DecodeID(s string) (string, error) {

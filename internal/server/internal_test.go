@@ -45,7 +45,7 @@ func TestTimeouts(t *testing.T) {
 		read, request     time.Duration
 		wantRead, wantReq time.Duration
 	}{
-		{"defaults", 0, 0, defaultReadTimeout, defaultRequestTimeout},
+		{"defaults", 0, 0, DefaultReadTimeout, DefaultRequestTimeout},
 		{"configured", 5 * time.Second, 7 * time.Second, 5 * time.Second, 7 * time.Second},
 	}
 	for _, tc := range cases {

@@ -88,10 +88,14 @@ type Config struct {
 // the API is served without TLS.
 const DefaultAddr = "127.0.0.1:8080"
 
+// The defaults of Config.ReadTimeout and Config.RequestTimeout.
+const (
+	DefaultReadTimeout    = time.Minute
+	DefaultRequestTimeout = 2 * time.Minute
+)
+
 const (
 	defaultShutdownTimeout = 15 * time.Second
-	defaultReadTimeout     = time.Minute
-	defaultRequestTimeout  = 2 * time.Minute
 	readHeaderTimeout      = 10 * time.Second
 	idleTimeout            = 2 * time.Minute
 
@@ -211,10 +215,10 @@ func newHTTPServer(
 	h http.Handler, log *slog.Logger, readTimeout, requestTimeout time.Duration,
 ) *http.Server {
 	if readTimeout == 0 {
-		readTimeout = defaultReadTimeout
+		readTimeout = DefaultReadTimeout
 	}
 	if requestTimeout == 0 {
-		requestTimeout = defaultRequestTimeout
+		requestTimeout = DefaultRequestTimeout
 	}
 
 	protocols := new(http.Protocols)
