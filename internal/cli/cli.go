@@ -147,6 +147,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.checkCommand(),
 		a.rolesCommand(),
 		a.whoamiCommand(),
+		a.benchCommand(),
 		a.tokenCommand(),
 	)
 	return root
