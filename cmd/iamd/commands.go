@@ -54,6 +54,7 @@ type serveFlags struct {
 	logLevel          string
 	logFormat         string
 	fullyConsistent   bool
+	decisionCache     bool
 	migrate           bool
 	readTimeout       time.Duration
 	requestTimeout    time.Duration
@@ -112,6 +113,9 @@ func newServeCommand(stderr io.Writer, f *serveFlags) *cobra.Command {
 	fs.BoolVar(&f.fullyConsistent, "fully-consistent-checks", false,
 		"answer checks without a consistency token from the newest data, "+
 			"at some latency")
+	fs.BoolVar(&f.decisionCache, "decision-cache", false,
+		"answer repeated checks from memory, dropped on every change "+
+			"SpiceDB's Watch API reports; ZedTokens are honoured")
 	fs.BoolVar(&f.migrate, "migrate", false,
 		"bring the postgres datastore to the head migration before serving")
 	fs.DurationVar(&f.readTimeout, "read-timeout", server.DefaultReadTimeout,
@@ -140,6 +144,7 @@ func (f serveFlags) config() server.Config {
 		OperatorTokenFile:     f.operatorTokenFile,
 		TokenSigningKeyFile:   f.signingKeyFile,
 		FullyConsistentChecks: f.fullyConsistent,
+		DecisionCache:         f.decisionCache,
 		Migrate:               f.migrate,
 		ReadTimeout:           f.readTimeout,
 		RequestTimeout:        f.requestTimeout,

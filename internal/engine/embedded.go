@@ -112,6 +112,7 @@ func NewEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Engine, error) {
 	}
 
 	e := newEngine("embedded", conn)
+	e.ds = ds
 	e.closers = append(e.closers,
 		func() error {
 			stop()

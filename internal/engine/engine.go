@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
+	"github.com/authzed/spicedb/pkg/datastore"
 	"google.golang.org/grpc"
 
 	"github.com/gpucloud/iam/schema"
@@ -24,7 +25,18 @@ type Engine struct {
 	// "remote".
 	Kind string
 
+	// ds is the embedded SpiceDB's datastore; nil for a remote engine.
+	ds datastore.Datastore
+
 	closers []func() error
+}
+
+// Datastore is the embedded SpiceDB's datastore, or nil for a remote
+// engine. It lets the decision cache answer misses in process
+// (decisioncache.NewLocal) and compare ZedTokens; it must not be written
+// to, and it is closed with the engine.
+func (e *Engine) Datastore() datastore.Datastore {
+	return e.ds
 }
 
 func newEngine(kind string, conn grpc.ClientConnInterface) *Engine {

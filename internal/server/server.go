@@ -20,6 +20,7 @@ import (
 
 	"github.com/gpucloud/iam/internal/api"
 	"github.com/gpucloud/iam/internal/bootstrap"
+	"github.com/gpucloud/iam/internal/decisioncache"
 	"github.com/gpucloud/iam/internal/engine"
 	"github.com/gpucloud/iam/internal/iam"
 )
@@ -57,6 +58,13 @@ type Config struct {
 	// FullyConsistentChecks makes checks without a ZedToken read the
 	// newest data; see iam.WithFullyConsistentChecks.
 	FullyConsistentChecks bool
+
+	// DecisionCache keeps check decisions in memory, dropped as soon as
+	// SpiceDB's Watch API reports a change of their organization; a
+	// check with a ZedToken the watch has not reached goes to SpiceDB.
+	// Without effect with FullyConsistentChecks, whose checks it never
+	// answers. See internal/decisioncache.
+	DecisionCache bool
 
 	// Migrate brings a postgres datastore to SpiceDB's head migration at
 	// start; without it, iamd refuses a datastore that is not at head.
@@ -121,6 +129,10 @@ type Server struct {
 	// draining turns readiness off while the server shuts down, so that
 	// load balancers stop sending new requests first.
 	draining atomic.Bool
+
+	// closers release what prepare built over the engine (the decision
+	// cache), newest first, before the engine closes.
+	closers []func() error
 }
 
 // New prepares a server. On error, everything it opened is closed again.
@@ -159,7 +171,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.timeout = defaultShutdownTimeout
 	}
 	if err := s.prepare(ctx, cfg, operatorToken, signingKey); err != nil {
-		return nil, errors.Join(err, eng.Close())
+		return nil, errors.Join(err, s.closeAll(), eng.Close())
 	}
 	return s, nil
 }
@@ -172,7 +184,11 @@ func (s *Server) prepare(
 	if err := s.engine.WriteSchema(ctx); err != nil {
 		return err
 	}
-	svc := iam.New(s.engine,
+	permissions, err := s.permissions(cfg)
+	if err != nil {
+		return err
+	}
+	svc := iam.New(permissions,
 		iam.WithFullyConsistentChecks(cfg.FullyConsistentChecks))
 
 	if cfg.BootstrapFile != "" {
@@ -205,6 +221,35 @@ func (s *Server) prepare(
 	s.http = newHTTPServer(handler, s.log, cfg.ReadTimeout, cfg.RequestTimeout)
 	warnIfExposed(ln.Addr(), s.log)
 	return nil
+}
+
+// permissions is what the facade checks with: the engine, or the
+// decision cache in front of it. With an embedded engine the cache
+// answers misses in process and compares any ZedToken with the watch.
+func (s *Server) permissions(cfg Config) (iam.Engine, error) {
+	if !cfg.DecisionCache {
+		return s.engine, nil
+	}
+	dc := decisioncache.Config{
+		Engine: s.engine, Watch: s.engine, Logger: s.log,
+		// Every write goes through the facade, which never links two
+		// organizations.
+		ScopeByOrganization: true,
+	}
+	if ds := s.engine.Datastore(); ds != nil {
+		local, err := decisioncache.NewLocal(ds)
+		if err != nil {
+			return nil, err
+		}
+		dc.Local, dc.Revisions = local, ds
+		s.closers = append(s.closers, local.Close)
+	}
+	cache, err := decisioncache.New(dc)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, cache.Close)
+	return cache, nil
 }
 
 // newHTTPServer serves HTTP/1.1 and unencrypted HTTP/2, so that gRPC
@@ -281,7 +326,17 @@ func (s *Server) Serve(ctx context.Context) error {
 		serveErr = nil
 	}
 
-	return errors.Join(serveErr, shutdownErr, s.engine.Close())
+	return errors.Join(serveErr, shutdownErr, s.closeAll(), s.engine.Close())
+}
+
+// closeAll runs the closers, newest first.
+func (s *Server) closeAll() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
 }
 
 // Run prepares a server and serves until ctx ends.
