@@ -30,7 +30,8 @@ func FuzzJSONRequests(f *testing.F) {
 		string(document),
 		`{"policy":{"organization_id":"ab1cd2","policy_id":"p","rules":[{"principals":["user:a"],"roles":["CKS Admin"]}]}}`,
 		`{"checks":[{"organization_id":"ab1cd2","principal":"user:a","action":"cks.clusters.list"}]}`,
-		`{"organization_id":"ab1cd2","updates":[{"operation":"OPERATION_TOUCH","relationship":"organization:ab1cd2#member@user:x"}]}`,
+		`{"organization_id":"ab1cd2","updates":[{"operation":"OPERATION_TOUCH",` +
+			`"relationship":"organization:ab1cd2#member@user:x"}]}`,
 		`{"policy":{"etgs":"x"}}`, `{"a":`, `[]`, `null`, "\xff", `{"checks":[` + "\"\\ud800\"" + `]}`,
 	} {
 		for i := range fuzzedMethods {
