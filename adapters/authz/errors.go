@@ -121,3 +121,9 @@ func KindOf(err error) Kind {
 		return KindUnavailable
 	}
 }
+
+// UnavailableMessage is all a client learns when the permission service
+// fails: the cause may name internal hosts, so it goes to the service's
+// log only. Every adapter answers with it.
+const UnavailableMessage = "the permission service could not answer; " +
+	"the call was refused; retry later"

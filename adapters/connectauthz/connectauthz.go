@@ -109,18 +109,13 @@ var kindCodes = map[authz.Kind]connect.Code{
 	authz.KindUnavailable:      connect.CodeUnavailable,
 }
 
-// unavailableMessage is all a client learns of a failure: its cause may
-// name internal hosts.
-const unavailableMessage = "the permission service could not answer; " +
-	"the call was refused; retry later"
-
 // Error turns an adapter error into the *connect.Error the client gets.
 // A denial carries an ErrorInfo naming the action and the organization.
 func Error(err error) *connect.Error {
 	kind := authz.KindOf(err)
 	msg := err.Error()
 	if kind == authz.KindUnavailable {
-		msg = unavailableMessage
+		msg = authz.UnavailableMessage
 	}
 	out := connect.NewError(kindCodes[kind], errors.New(msg))
 

@@ -111,11 +111,6 @@ var kindCodes = map[authz.Kind]codes.Code{
 	authz.KindUnavailable:      codes.Unavailable,
 }
 
-// unavailableMessage is all a client learns of a failure: its cause may
-// name internal hosts.
-const unavailableMessage = "the permission service could not answer; " +
-	"the call was refused; retry later"
-
 // Status turns an adapter error into the gRPC status error the client
 // gets. A denial carries an ErrorInfo naming the action and the
 // organization.
@@ -123,7 +118,7 @@ func Status(err error) error {
 	kind := authz.KindOf(err)
 	msg := err.Error()
 	if kind == authz.KindUnavailable {
-		msg = unavailableMessage
+		msg = authz.UnavailableMessage
 	}
 	st := status.New(kindCodes[kind], msg)
 

@@ -34,11 +34,6 @@ var statuses = map[authz.Kind]int{
 	authz.KindUnavailable:      http.StatusServiceUnavailable,
 }
 
-// unavailableMessage is all a client learns of a failure: its cause may
-// name internal hosts, and goes to the log instead.
-const unavailableMessage = "the permission service could not answer; " +
-	"the request was refused; retry later"
-
 // fail answers a refused request.
 func (a *Authorizer) fail(w http.ResponseWriter, r *http.Request, action string, err error) {
 	kind := authz.KindOf(err)
@@ -52,7 +47,7 @@ func (a *Authorizer) fail(w http.ResponseWriter, r *http.Request, action string,
 	case kind == authz.KindUnauthenticated:
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	case kind == authz.KindUnavailable:
-		body.Message = unavailableMessage
+		body.Message = authz.UnavailableMessage
 		w.Header().Set("Retry-After", "1")
 		a.logFailure(r, action, err)
 	}

@@ -28,7 +28,8 @@ func FuzzJSONRequests(f *testing.F) {
 
 	for _, body := range []string{
 		string(document),
-		`{"policy":{"organization_id":"ab1cd2","policy_id":"p","rules":[{"principals":["user:a"],"roles":["CKS Admin"]}]}}`,
+		`{"policy":{"organization_id":"ab1cd2","policy_id":"p",` +
+			`"rules":[{"principals":["user:a"],"roles":["CKS Admin"]}]}}`,
 		`{"checks":[{"organization_id":"ab1cd2","principal":"user:a","action":"cks.clusters.list"}]}`,
 		`{"organization_id":"ab1cd2","updates":[{"operation":"OPERATION_TOUCH",` +
 			`"relationship":"organization:ab1cd2#member@user:x"}]}`,
