@@ -15,7 +15,7 @@ func RolePermission(id string) string {
 }
 
 // RoleRelation is the rule relation that records that the rule assigns
-// role id: "grants_cks_admin".
+// role id to its own principals: "grants_cks_admin".
 func RoleRelation(id string) string {
 	return "grants_" + strings.ReplaceAll(id, "-", "_")
 }
@@ -50,7 +50,11 @@ func Schema() string {
 	w("//")
 	w("// The IAM access policy model. A permission in an organization is the")
 	w("// union of the roles that its policies' rules assign to a principal,")
-	w("// directly or through groups, limited to the organization's members.")
+	w("// directly or through groups. Every permission is a pure union, so a")
+	w("// check stops at the first grant it finds. Tenant isolation holds by")
+	w("// construction: the service writes a principal into an organization's")
+	w("// groups and rules only while it is a member, and removes a membership")
+	w("// only once nothing in the organization names the principal.")
 	w("")
 	w("/** user is a person; it belongs to exactly one organization. */")
 	w("definition user {}")
@@ -61,7 +65,7 @@ func Schema() string {
 	w("/** platform is the singleton that lists every organization. */")
 	w("definition platform {}")
 	w("")
-	w("/** organization is a tenant; nothing granted in it reaches a non-member. */")
+	w("/** organization is a tenant; its groups and rules name only its members. */")
 	w("definition organization {")
 	w("    relation platform: platform")
 	w("    relation member: user | serviceaccount")
@@ -73,7 +77,7 @@ func Schema() string {
 	w("")
 	for _, r := range roles {
 		p := RolePermission(r.ID)
-		w("    permission %s = policy->%s & member", p, p)
+		w("    permission %s = policy->%s", p, p)
 	}
 	w("")
 	for _, r := range roles {
@@ -88,7 +92,7 @@ func Schema() string {
 	w("    relation organization: organization")
 	w("    relation direct_member: user | serviceaccount | group#member")
 	w("")
-	w("    permission member = direct_member & organization->member")
+	w("    permission member = direct_member")
 	w("}")
 	w("")
 	w("/**")
@@ -115,12 +119,16 @@ func Schema() string {
 	}
 	w("}")
 	w("")
-	w("/** rule assigns roles to principals. */")
+	w("/**")
+	w(" * rule assigns roles to principals. It grants a role by pointing the")
+	w(" * role's relation at its own principals (rule:r#grants_x@rule:r#principal),")
+	w(" * so a check visits only the rules that grant the role it asks about.")
+	w(" */")
 	w("definition rule {")
 	w("    relation principal: user | serviceaccount | group#member")
 	w("")
 	for _, r := range roles {
-		w("    relation %s: organization#member", RoleRelation(r.ID))
+		w("    relation %s: rule#principal", RoleRelation(r.ID))
 	}
 	w("")
 	for _, r := range roles {
@@ -128,7 +136,7 @@ func Schema() string {
 		for _, h := range idx.holders[r.ID] {
 			grants = append(grants, RoleRelation(h))
 		}
-		w("    permission %s = principal & (%s)",
+		w("    permission %s = %s",
 			RolePermission(r.ID), strings.Join(grants, " + "))
 	}
 	w("}")

@@ -211,10 +211,22 @@ func TestBadInputWritesNothing(t *testing.T) {
 		}, iamerr.FailedPrecondition, "cannot be deleted"},
 		{"raw write to a default policy's roles", func() error {
 			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
-				Relationship: "rule:ab1cd2/legacy-read/0#grants_iam_admin@organization:ab1cd2#member",
+				Relationship: "rule:ab1cd2/legacy-read/0#grants_iam_admin@rule:ab1cd2/legacy-read/0#principal",
 			}})
 			return err
 		}, iamerr.FailedPrecondition, "fixed by the service"},
+		{"raw grant to another rule's principals", func() error {
+			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
+				Relationship: "rule:ab1cd2/example-access/0#grants_iam_admin@rule:ab1cd2/example-access/1#principal",
+			}})
+			return err
+		}, iamerr.InvalidArgument, "its own principals"},
+		{"raw grant to the organization's members", func() error {
+			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
+				Relationship: "rule:ab1cd2/example-access/0#grants_iam_admin@organization:ab1cd2#member",
+			}})
+			return err
+		}, iamerr.InvalidArgument, "its own principals"},
 		{"raw write naming another tenant", func() error {
 			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
 				Relationship: "group:ab1cd2/engineering#direct_member@user:other-admin@example.org",
@@ -281,8 +293,8 @@ func TestCrossTenantRuleGrantsNothing(t *testing.T) {
 	ctx := t.Context()
 	svc, _ := seededService(t)
 
-	// Even a relationship written past the facade cannot grant across
-	// tenants: the schema intersects every permission with membership.
+	// A member of another tenant holds nothing here: the schema grants
+	// only along relationships, and this organization's never name it.
 	_, err := svc.WriteRelationships(ctx, "ff00ff", []iam.RawUpdate{{
 		Relationship: "organization:ff00ff#member@user:spy@example.com",
 	}})

@@ -15,7 +15,7 @@ func FuzzParseRaw(f *testing.F) {
 	for _, s := range []string{
 		"group:ab1cd2/engineering#direct_member@user:a@example.com",
 		"group:ab1cd2/engineering#direct_member@group:ab1cd2/x#member",
-		"rule:ab1cd2/p/0#grants_cks_admin@organization:ab1cd2#member",
+		"rule:ab1cd2/p/0#grants_cks_admin@rule:ab1cd2/p/0#principal",
 		"organization:ab1cd2#member@serviceaccount:ci",
 		"rule:ab1cd2//0#principal@user:a", "#@", ":#@:", "group:ab1cd2/#organization@organization:ab1cd2",
 	} {
@@ -33,5 +33,12 @@ func FuzzParseRaw(f *testing.F) {
 		id := p.rel.Resource.ObjectId
 		require.True(t, id == "ab1cd2" || strings.HasPrefix(id, "ab1cd2/"), id)
 		require.True(t, writableRaw(p.rel.Resource.ObjectType, p.rel.Relation))
+		if sub := p.rel.Subject; sub.Object.ObjectType == typeRule {
+			require.Equal(t, id, sub.Object.ObjectId,
+				"a rule grants roles to its own principals only")
+		}
+		if sub := p.rel.Subject.Object.ObjectId; p.rel.Subject.Object.ObjectType == typeGroup {
+			require.True(t, strings.HasPrefix(sub, "ab1cd2/"), sub)
+		}
 	})
 }

@@ -44,8 +44,9 @@ func distinctPrincipals(rules []canonicalRule) []principal.Principal {
 }
 
 // principalPreconditions make a write fail unless every principal of
-// rules still belongs to org when it lands. This is the write-time half
-// of tenant isolation; the schema's "& member" is the check-time half.
+// rules still belongs to org when it lands. With membershipRemoval, this
+// keeps the invariant that tenant isolation rests on: an organization's
+// groups and rules name only its members.
 func principalPreconditions(org string, rules []canonicalRule) []*v1.Precondition {
 	var out []*v1.Precondition
 	for _, p := range distinctPrincipals(rules) {

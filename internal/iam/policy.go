@@ -174,10 +174,6 @@ func policyRelationships(
 	org, id string, rules []canonicalRule,
 ) []*v1.Relationship {
 	policy := object(typePolicy, policyObjectID(org, id))
-	orgMembers := &v1.SubjectReference{
-		Object:           object(typeOrganization, org),
-		OptionalRelation: relMember,
-	}
 
 	out := []*v1.Relationship{
 		relationship(object(typeOrganization, org), relPolicy,
@@ -193,11 +189,17 @@ func policyRelationships(
 			out = append(out, relationship(rule, relPrincipal, subjectOf(org, p)))
 		}
 		for _, role := range r.Roles {
-			out = append(out, relationship(rule,
-				catalog.RoleRelation(role), orgMembers))
+			out = append(out, roleGrant(rule, role))
 		}
 	}
 	return out
+}
+
+// roleGrant is the relationship by which rule grants role to its own
+// principals: rule:r#grants_<role>@rule:r#principal.
+func roleGrant(rule *v1.ObjectReference, role string) *v1.Relationship {
+	return relationship(rule, catalog.RoleRelation(role),
+		&v1.SubjectReference{Object: rule, OptionalRelation: relPrincipal})
 }
 
 // versionRelationship carries the policy's etag and metadata.

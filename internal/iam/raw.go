@@ -81,6 +81,10 @@ func (s *Service) WriteRelationships(
 		parsed[i] = p
 	}
 
+	if err := namesLeavingMember(parsed, updates); err != nil {
+		return WriteResult{}, err
+	}
+
 	sn := s.newSnapshot("")
 	if err := s.requireOrg(ctx, sn, org); err != nil {
 		return WriteResult{}, err
@@ -138,6 +142,29 @@ func (s *Service) WriteRelationships(
 	return WriteResult{Token: token}, err
 }
 
+// namesLeavingMember refuses a write that ends a membership and names
+// the same principal in a group or rule: its preconditions are checked
+// before its changes, so it could leave a non-member named.
+func namesLeavingMember(parsed []parsedRaw, updates []RawUpdate) error {
+	leaving := map[principal.Principal]bool{}
+	for i, p := range parsed {
+		if updates[i].Delete && p.rel.Resource.ObjectType == typeOrganization {
+			leaving[p.subject] = true
+		}
+	}
+
+	for i, p := range parsed {
+		if !updates[i].Delete && p.rel.Resource.ObjectType != typeOrganization &&
+			leaving[p.subject] {
+			return iamerr.Invalid(fmt.Sprintf("updates[%d].relationship", i),
+				updates[i].Relationship,
+				"the same write ends "+p.subject.String()+"'s membership",
+				"name a principal only while it is a member")
+		}
+	}
+	return nil
+}
+
 // nestings counts the raw updates that put a group into a group.
 func nestings(parsed []parsedRaw, updates []RawUpdate) int {
 	n := 0
@@ -155,10 +182,13 @@ func nestings(parsed []parsedRaw, updates []RawUpdate) int {
 func (s *Service) rawPreconditions(
 	ctx context.Context, sn *snapshot, org, field string, p parsedRaw, del bool,
 ) ([]*v1.Precondition, error) {
+	r := p.rel
 	if del {
+		if r.Resource.ObjectType == typeOrganization {
+			return s.membershipRemoval(ctx, sn, org, field, p.subject)
+		}
 		return nil, nil
 	}
-	r := p.rel
 
 	var pre []*v1.Precondition
 	if r.Resource.ObjectType == typeRule {
@@ -211,6 +241,63 @@ func (s *Service) rawPreconditions(
 		}
 	}
 	return append(pre, mustMatch(exactFilter(belongsTo(org, p.subject)))), nil
+}
+
+// referencesOf matches every relationship of org's groups or rules (by
+// resourceType) that names member as a principal.
+func referencesOf(
+	org, resourceType string, member principal.Principal,
+) *v1.RelationshipFilter {
+	relation := relPrincipal
+	if resourceType == typeGroup {
+		relation = relDirectMember
+	}
+	return &v1.RelationshipFilter{
+		ResourceType:             resourceType,
+		OptionalResourceIdPrefix: org + "/",
+		OptionalRelation:         relation,
+		OptionalSubjectFilter: &v1.SubjectFilter{
+			SubjectType:       string(member.Kind),
+			OptionalSubjectId: principal.EncodeID(member.ID),
+		},
+	}
+}
+
+// membershipRemoval allows ending member's membership of org only once
+// no group or rule of org names it, and returns the preconditions that
+// keep it so at the write. This is what makes the schema's pure unions
+// safe: a principal named in an organization is always one of its
+// members, so nothing granted there can reach anyone else.
+func (s *Service) membershipRemoval(
+	ctx context.Context, sn *snapshot, org, field string, member principal.Principal,
+) ([]*v1.Precondition, error) {
+	var pre []*v1.Precondition
+	var named []string
+	for _, typ := range []string{typeGroup, typeRule} {
+		filter := referencesOf(org, typ, member)
+		rels, err := sn.read(ctx, filter)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rels {
+			named = append(named, renderObject(r.Resource))
+		}
+		pre = append(pre, mustNotMatch(filter))
+	}
+	if len(named) == 0 {
+		return pre, nil
+	}
+
+	sort.Strings(named)
+	if len(named) > 5 {
+		named = append(named[:5], fmt.Sprintf("and %d more", len(named)-5))
+	}
+	return nil, &iamerr.Error{
+		Kind: iamerr.FailedPrecondition, Field: field, Value: member.String(),
+		Problem: "the principal is still named by " + strings.Join(named, ", "),
+		Fix: "remove it from those groups and rules first " +
+			"(in an earlier write), then end its membership",
+	}
 }
 
 // requireRuleLink returns the relationship that makes a rule part of its
@@ -365,7 +452,7 @@ func parseRaw(field, org, text string) (parsedRaw, error) {
 		return parsedRaw{}, err
 	}
 
-	subjectRef, err := parseRawSubject(field, org, resType, relation, subject, &out)
+	subjectRef, err := parseRawSubject(field, org, resObject, relation, subject, &out)
 	if err != nil {
 		return parsedRaw{}, err
 	}
@@ -416,10 +503,13 @@ func scopedObject(
 		"use organization, group or rule")
 }
 
-// parseRawSubject parses the subject of a raw relationship.
+// parseRawSubject parses the subject of a raw relationship on resource.
 func parseRawSubject(
-	field, org, resType, relation, text string, out *parsedRaw,
+	field, org string, resource *v1.ObjectReference, relation, text string,
+	out *parsedRaw,
 ) (*v1.SubjectReference, error) {
+	resType, resID := resource.ObjectType, resource.ObjectId
+
 	if _, isRole := catalog.RoleForRelation(relation); isRole {
 		if isDefaultPolicyID(out.policyID) {
 			return nil, &iamerr.Error{
@@ -429,13 +519,14 @@ func parseRawSubject(
 				Fix: "change only its principals",
 			}
 		}
-		if text != typeOrganization+":"+org+"#"+relMember {
+		self := typeRule + ":" + resID + "#" + relPrincipal
+		if text != self {
 			return nil, iamerr.Invalid(field, text,
-				"a role is granted to the members of the rule's organization",
-				"use the subject organization:"+org+"#member")
+				"a rule grants a role to its own principals",
+				"use the subject "+self)
 		}
 		return &v1.SubjectReference{
-			Object: object(typeOrganization, org), OptionalRelation: relMember,
+			Object: object(typeRule, resID), OptionalRelation: relPrincipal,
 		}, nil
 	}
 

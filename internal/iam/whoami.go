@@ -41,15 +41,21 @@ func (s *Service) WhoAmI(ctx context.Context, who string) (Identity, error) {
 		return Identity{}, err
 	}
 
-	// One bulk check answers every role and action at one snapshot.
+	// One bulk check answers every role and action at one snapshot, the
+	// newest, like the group lookup above: the answer describes the
+	// principal as it is now, not as a cache last saw it.
 	roles := catalog.Roles()
 	actions := catalog.Actions()
 	var reqs []CheckRequest
 	for _, r := range roles {
-		reqs = append(reqs, CheckRequest{Org: org, Principal: who, Role: r.ID})
+		reqs = append(reqs, CheckRequest{
+			Org: org, Principal: who, Role: r.ID, FullyConsistent: true,
+		})
 	}
 	for _, a := range actions {
-		reqs = append(reqs, CheckRequest{Org: org, Principal: who, Action: a})
+		reqs = append(reqs, CheckRequest{
+			Org: org, Principal: who, Action: a, FullyConsistent: true,
+		})
 	}
 	answers, _, err := s.CheckBulk(ctx, reqs)
 	if err != nil {
