@@ -18,6 +18,7 @@ const (
 	relMember        = "member"
 	relOrganization  = "organization"
 	relDirectMember  = "direct_member"
+	relSubgroup      = "subgroup"
 )
 
 // BulkRelationships returns the relationships of the organization that
@@ -44,9 +45,13 @@ func (o *Org) BulkRelationships() []*v1.Relationship {
 			Subject:  &v1.SubjectReference{Object: orgObject},
 		})
 		for _, m := range g.Members {
+			relation := relDirectMember
+			if strings.HasPrefix(m, string(principal.Group)+":") {
+				relation = relSubgroup
+			}
 			out = append(out, &v1.Relationship{
 				Resource: group,
-				Relation: relDirectMember,
+				Relation: relation,
 				Subject:  o.subject(m),
 			})
 		}

@@ -233,6 +233,18 @@ func TestBadInputWritesNothing(t *testing.T) {
 			}})
 			return err
 		}, iamerr.FailedPrecondition, "belongs to another organization"},
+		{"raw nested group as a direct member", func() error {
+			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
+				Relationship: "group:ab1cd2/engineering#direct_member@group:ab1cd2/engineering#member",
+			}})
+			return err
+		}, iamerr.InvalidArgument, "#subgroup@group:ab1cd2/engineering#member"},
+		{"raw user as a subgroup", func() error {
+			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
+				Relationship: "group:ab1cd2/engineering#subgroup@user:user-a@example.com",
+			}})
+			return err
+		}, iamerr.InvalidArgument, "#direct_member@user:user-a@example.com"},
 		{"raw write outside the organization", func() error {
 			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
 				Relationship: "group:ff00ff/x#direct_member@user:user-a@example.com",

@@ -14,6 +14,7 @@ import (
 func FuzzParseRaw(f *testing.F) {
 	for _, s := range []string{
 		"group:ab1cd2/engineering#direct_member@user:a@example.com",
+		"group:ab1cd2/engineering#subgroup@group:ab1cd2/x#member",
 		"group:ab1cd2/engineering#direct_member@group:ab1cd2/x#member",
 		"rule:ab1cd2/p/0#grants_cks_admin@rule:ab1cd2/p/0#principal",
 		"organization:ab1cd2#member@serviceaccount:ci",
@@ -39,6 +40,10 @@ func FuzzParseRaw(f *testing.F) {
 		}
 		if sub := p.rel.Subject.Object.ObjectId; p.rel.Subject.Object.ObjectType == typeGroup {
 			require.True(t, strings.HasPrefix(sub, "ab1cd2/"), sub)
+		}
+		if p.rel.Resource.ObjectType == typeGroup {
+			require.Equal(t, membershipRelation(p.subject), p.rel.Relation,
+				"users in direct_member, groups in subgroup")
 		}
 	})
 }

@@ -22,9 +22,18 @@ type Group struct {
 	Members []string
 }
 
+// membershipRelation is the group relation that holds member: a nested
+// group is a subgroup, anyone else a direct member.
+func membershipRelation(member principal.Principal) string {
+	if member.Kind == principal.Group {
+		return relSubgroup
+	}
+	return relDirectMember
+}
+
 func directMembership(org, group string, member principal.Principal) *v1.Relationship {
 	return relationship(object(typeGroup, groupObjectID(org, group)),
-		relDirectMember, subjectOf(org, member))
+		membershipRelation(member), subjectOf(org, member))
 }
 
 // groupAsSubject matches relationships whose subject is the group.
@@ -215,7 +224,7 @@ func (s *Service) loadGroups(
 			entry = &Group{Org: org, Name: g.ID, Members: []string{}}
 			byID[r.Resource.ObjectId] = entry
 		}
-		if r.Relation != relDirectMember {
+		if r.Relation != relDirectMember && r.Relation != relSubgroup {
 			continue
 		}
 		m, err := principalOfSubject(r.Subject)
@@ -357,7 +366,7 @@ func (s *Service) childGroups(
 	rels, err := sn.read(ctx, &v1.RelationshipFilter{
 		ResourceType:          typeGroup,
 		OptionalResourceId:    groupObjectID(org, group),
-		OptionalRelation:      relDirectMember,
+		OptionalRelation:      relSubgroup,
 		OptionalSubjectFilter: &v1.SubjectFilter{SubjectType: typeGroup},
 	})
 	if err != nil {

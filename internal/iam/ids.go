@@ -114,6 +114,7 @@ const (
 	relPolicy         = "policy"
 	relOrganization   = "organization"
 	relDirectMember   = "direct_member"
+	relSubgroup       = "subgroup"
 	relRule           = "rule"
 	relPrincipal      = "principal"
 	relVersion        = "version"

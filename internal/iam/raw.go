@@ -35,6 +35,7 @@ func writableRaw(resourceType, relation string) bool {
 	switch (rawRelation{resourceType, relation}) {
 	case rawRelation{typeOrganization, relMember},
 		rawRelation{typeGroup, relDirectMember},
+		rawRelation{typeGroup, relSubgroup},
 		rawRelation{typeRule, relPrincipal}:
 		return true
 	}
@@ -170,7 +171,7 @@ func nestings(parsed []parsedRaw, updates []RawUpdate) int {
 	n := 0
 	for i, p := range parsed {
 		if !updates[i].Delete && p.rel.Resource.ObjectType == typeGroup &&
-			p.rel.Relation == relDirectMember && p.subject.Kind == principal.Group {
+			p.rel.Relation == relSubgroup {
 			n++
 		}
 	}
@@ -442,6 +443,7 @@ func parseRaw(field, org, text string) (parsedRaw, error) {
 		return parsedRaw{}, iamerr.Invalid(field, text,
 			fmt.Sprintf("%s#%s cannot be written raw", resType, relation),
 			"raw writes cover organization#member, group#direct_member, "+
+				"group#subgroup, "+
 				"rule#principal and rule#grants_*; use the policy, group "+
 				"and organization methods for the rest")
 	}
@@ -539,6 +541,7 @@ func parseRawSubject(
 		return subjectObject(typeOrganization, org), nil
 	}
 
+	written := text
 	kind, id, ok := strings.Cut(text, ":")
 	if ok && kind == typeGroup {
 		name, scoped := strings.CutPrefix(strings.TrimSuffix(id, "#"+relMember), org+"/")
@@ -557,6 +560,12 @@ func parseRawSubject(
 		return nil, iamerr.Invalid(field, text,
 			"organization members are users and service accounts",
 			"name a user: or serviceaccount:")
+	}
+	if resType == typeGroup && relation != membershipRelation(p) {
+		return nil, iamerr.Invalid(field, relation,
+			"a group holds users and service accounts as direct_member "+
+				"and nested groups as subgroup",
+			"write group:"+org+"/<name>#"+membershipRelation(p)+"@"+written)
 	}
 	out.subject = p
 	return subjectOf(org, p), nil
