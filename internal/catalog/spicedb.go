@@ -34,7 +34,8 @@ func RoleForRelation(relation string) (string, bool) {
 	}
 	id := strings.ReplaceAll(rest, "_", "-")
 	_, known := idx.roleByID[id]
-	return id, known
+	// Only the exact relation name: "grants_cks-admin" is not one.
+	return id, known && RoleRelation(id) == relation
 }
 
 // Schema renders the SpiceDB schema of the permission model. The file
@@ -128,7 +129,8 @@ func Schema() string {
 	w("/**")
 	w(" * rule assigns roles to principals. It grants a role by pointing the")
 	w(" * role's relation at its own principals (rule:r#grants_x@rule:r#principal),")
-	w(" * so a check visits only the rules that grant the role it asks about.")
+	w(" * so only the rules that grant the role a check asks about go on to")
+	w(" * their principals.")
 	w(" */")
 	w("definition rule {")
 	w("    relation principal: user | serviceaccount | group#member")

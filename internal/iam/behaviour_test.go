@@ -245,6 +245,19 @@ func TestBadInputWritesNothing(t *testing.T) {
 			}})
 			return err
 		}, iamerr.InvalidArgument, "#direct_member@user:user-a@example.com"},
+		{"raw role relation misspelled", func() error {
+			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{Delete: true,
+				Relationship: "rule:ab1cd2/example-access/0#grants_cks-admin" +
+					"@rule:ab1cd2/example-access/0#principal",
+			}})
+			return err
+		}, iamerr.InvalidArgument, "cannot be written raw"},
+		{"raw rule number not a number", func() error {
+			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
+				Relationship: "rule:ab1cd2/example-access/0.1#principal@user:no-access@example.com",
+			}})
+			return err
+		}, iamerr.InvalidArgument, "<organization>/<policy>/<n>"},
 		{"raw write outside the organization", func() error {
 			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
 				Relationship: "group:ff00ff/x#direct_member@user:user-a@example.com",
@@ -306,12 +319,20 @@ func TestCrossTenantRuleGrantsNothing(t *testing.T) {
 	svc, _ := seededService(t)
 
 	// A member of another tenant holds nothing here: the schema grants
-	// only along relationships, and this organization's never name it.
+	// only along relationships, and the facade refuses, raw writes
+	// included, to name it in this organization.
 	_, err := svc.WriteRelationships(ctx, "ff00ff", []iam.RawUpdate{{
 		Relationship: "organization:ff00ff#member@user:spy@example.com",
 	}})
 	require.NoError(t, err)
-	d, err := svc.Check(ctx, iam.CheckRequest{Org: org,
+	for _, rel := range []string{
+		"rule:ab1cd2/example-access/0#principal@user:spy@example.com",
+		"group:ab1cd2/engineering#direct_member@user:spy@example.com",
+	} {
+		_, err = svc.WriteRelationships(ctx, org, []iam.RawUpdate{{Relationship: rel}})
+		require.True(t, iamerr.Is(err, iamerr.FailedPrecondition), "%s: %v", rel, err)
+	}
+	d, err := svc.Check(ctx, iam.CheckRequest{Org: org, FullyConsistent: true,
 		Principal: "user:spy@example.com", Action: "cks.clusters.list"})
 	require.NoError(t, err)
 	require.False(t, d.Allowed)

@@ -34,12 +34,14 @@ func FuzzParseRaw(f *testing.F) {
 		id := p.rel.Resource.ObjectId
 		require.True(t, id == "ab1cd2" || strings.HasPrefix(id, "ab1cd2/"), id)
 		require.True(t, writableRaw(p.rel.Resource.ObjectType, p.rel.Relation))
-		if sub := p.rel.Subject; sub.Object.ObjectType == typeRule {
-			require.Equal(t, id, sub.Object.ObjectId,
+		subject := p.rel.Subject.Object
+		if subject.ObjectType == typeRule {
+			require.Equal(t, id, subject.ObjectId,
 				"a rule grants roles to its own principals only")
 		}
-		if sub := p.rel.Subject.Object.ObjectId; p.rel.Subject.Object.ObjectType == typeGroup {
-			require.True(t, strings.HasPrefix(sub, "ab1cd2/"), sub)
+		if subject.ObjectType == typeGroup {
+			require.True(t, strings.HasPrefix(subject.ObjectId, "ab1cd2/"),
+				subject.ObjectId)
 		}
 		if p.rel.Resource.ObjectType == typeGroup {
 			require.Equal(t, membershipRelation(p.subject), p.rel.Relation,

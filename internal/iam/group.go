@@ -31,7 +31,9 @@ func membershipRelation(member principal.Principal) string {
 	return relDirectMember
 }
 
-func directMembership(org, group string, member principal.Principal) *v1.Relationship {
+// groupMembership is the relationship that makes member a direct member
+// (or, for a group, a subgroup) of group.
+func groupMembership(org, group string, member principal.Principal) *v1.Relationship {
 	return relationship(object(typeGroup, groupObjectID(org, group)),
 		membershipRelation(member), subjectOf(org, member))
 }
@@ -269,7 +271,7 @@ func (s *Service) AddGroupMember(
 
 	// The preconditions keep the snapshot's answers true at the write:
 	// both ends still exist, and the nesting checked is unchanged.
-	updates := []*v1.RelationshipUpdate{touch(directMembership(org, group, m))}
+	updates := []*v1.RelationshipUpdate{touch(groupMembership(org, group, m))}
 	preconditions := []*v1.Precondition{
 		mustMatch(exactFilter(groupOwnership(org, group))),
 		mustMatch(exactFilter(belongsTo(org, m))),
@@ -300,7 +302,7 @@ func (s *Service) RemoveGroupMember(
 		return WriteResult{}, err
 	}
 
-	rel := directMembership(org, group, m)
+	rel := groupMembership(org, group, m)
 	sn := s.newSnapshot("")
 	ok, err := sn.exists(ctx, rel)
 	if err != nil {

@@ -160,7 +160,7 @@ func namesLeavingMember(parsed []parsedRaw, updates []RawUpdate) error {
 			return iamerr.Invalid(fmt.Sprintf("updates[%d].relationship", i),
 				updates[i].Relationship,
 				"the same write ends "+p.subject.String()+"'s membership",
-				"name a principal only while it is a member")
+				"drop this update, or end the membership in a later write")
 		}
 	}
 	return nil
@@ -221,8 +221,9 @@ func (s *Service) rawPreconditions(
 		// another organization.
 		return []*v1.Precondition{mustMatch(exactFilter(r))}, nil
 
-	case r.Subject.Object.ObjectType == typeOrganization:
-		// A rule's role link: its subject was validated by parseRaw.
+	case r.Subject.Object.ObjectType == typeRule:
+		// A rule's role grant to its own principals, as parseRaw
+		// validated: it names no principal.
 		return pre, nil
 	}
 
@@ -296,8 +297,9 @@ func (s *Service) membershipRemoval(
 	return nil, &iamerr.Error{
 		Kind: iamerr.FailedPrecondition, Field: field, Value: member.String(),
 		Problem: "the principal is still named by " + strings.Join(named, ", "),
-		Fix: "remove it from those groups and rules first " +
-			"(in an earlier write), then end its membership",
+		Fix: "remove it from those groups and rules first, in an " +
+			"earlier write (RemoveGroupMember, ReplacePolicy or " +
+			"UnassignLegacyGroup), then end its membership",
 	}
 }
 
@@ -490,7 +492,7 @@ func scopedObject(
 	case typeRule:
 		rest, ok := strings.CutPrefix(id, org+"/")
 		slash := strings.LastIndexByte(rest, '/')
-		if !ok || slash < 0 {
+		if !ok || slash < 0 || !isRuleNumber(rest[slash+1:]) {
 			return nil, iamerr.Invalid(field, typ+":"+id,
 				"a rule ID is <organization>/<policy>/<n>",
 				"read the policy's relationships to find its rule IDs")
@@ -503,6 +505,20 @@ func scopedObject(
 	}
 	return nil, iamerr.Invalid(field, typ, "unknown resource type",
 		"use organization, group or rule")
+}
+
+// isRuleNumber reports whether s is a rule's position in its policy, as
+// the service writes it: decimal digits, no sign, no leading zero.
+func isRuleNumber(s string) bool {
+	if s == "" || len(s) > 4 || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseRawSubject parses the subject of a raw relationship on resource.
@@ -562,10 +578,11 @@ func parseRawSubject(
 			"name a user: or serviceaccount:")
 	}
 	if resType == typeGroup && relation != membershipRelation(p) {
-		return nil, iamerr.Invalid(field, relation,
+		wanted := renderObject(resource) + "#" + membershipRelation(p) + "@" + written
+		return nil, iamerr.Invalid(field, renderObject(resource)+"#"+relation+"@"+written,
 			"a group holds users and service accounts as direct_member "+
 				"and nested groups as subgroup",
-			"write group:"+org+"/<name>#"+membershipRelation(p)+"@"+written)
+			"write "+wanted)
 	}
 	out.subject = p
 	return subjectOf(org, p), nil
