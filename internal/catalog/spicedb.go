@@ -41,6 +41,21 @@ func RoleForRelation(relation string) (string, bool) {
 // Schema renders the SpiceDB schema of the permission model. The file
 // schema/schema.zed is this output, committed; a test keeps them equal.
 func Schema() string {
+	return render(false)
+}
+
+// TransitionSchema renders the schema that an upgrade from the first
+// model (intersections with membership, role grants to
+// organization#member, nested groups in direct_member) passes through:
+// it accepts the relationships of both models and keeps the first
+// model's intersections, so that no check allows more than either model
+// would while the relationships are rewritten.
+func TransitionSchema() string {
+	return render(true)
+}
+
+// render writes the schema; transition selects TransitionSchema's.
+func render(transition bool) string {
 	var b strings.Builder
 	w := func(format string, args ...any) {
 		fmt.Fprintf(&b, format, args...)
@@ -76,9 +91,13 @@ func Schema() string {
 	w("    // so that concurrent nestings cannot together close a cycle.")
 	w("    relation nesting_version: policy_version")
 	w("")
+	gate := ""
+	if transition {
+		gate = " & member"
+	}
 	for _, r := range roles {
 		p := RolePermission(r.ID)
-		w("    permission %s = policy->%s", p, p)
+		w("    permission %s = policy->%s%s", p, p, gate)
 	}
 	w("")
 	for _, r := range roles {
@@ -96,10 +115,17 @@ func Schema() string {
 	w(" */")
 	w("definition group {")
 	w("    relation organization: organization")
-	w("    relation direct_member: user | serviceaccount")
-	w("    relation subgroup: group#member")
-	w("")
-	w("    permission member = direct_member + subgroup")
+	if transition {
+		w("    relation direct_member: user | serviceaccount | group#member")
+		w("    relation subgroup: group#member")
+		w("")
+		w("    permission member = (direct_member + subgroup) & organization->member")
+	} else {
+		w("    relation direct_member: user | serviceaccount")
+		w("    relation subgroup: group#member")
+		w("")
+		w("    permission member = direct_member + subgroup")
+	}
 	w("}")
 	w("")
 	w("/**")
@@ -135,8 +161,12 @@ func Schema() string {
 	w("definition rule {")
 	w("    relation principal: user | serviceaccount | group#member")
 	w("")
+	grantee := "rule#principal"
+	if transition {
+		grantee = "organization#member | rule#principal"
+	}
 	for _, r := range roles {
-		w("    relation %s: rule#principal", RoleRelation(r.ID))
+		w("    relation %s: %s", RoleRelation(r.ID), grantee)
 	}
 	w("")
 	for _, r := range roles {
@@ -144,8 +174,11 @@ func Schema() string {
 		for _, h := range idx.holders[r.ID] {
 			grants = append(grants, RoleRelation(h))
 		}
-		w("    permission %s = %s",
-			RolePermission(r.ID), strings.Join(grants, " + "))
+		granted := strings.Join(grants, " + ")
+		if transition {
+			granted = "principal & (" + granted + ")"
+		}
+		w("    permission %s = %s", RolePermission(r.ID), granted)
 	}
 	w("}")
 	return b.String()

@@ -7,10 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 	"github.com/authzed/spicedb/pkg/datastore"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/gpucloud/iam/schema"
 )
@@ -48,10 +51,24 @@ func newEngine(kind string, conn grpc.ClientConnInterface) *Engine {
 	}
 }
 
-// WriteSchema writes the permission model's schema. SpiceDB accepts it
-// again unchanged, so every start may call it.
+// WriteSchema writes the permission model's schema, first upgrading a
+// datastore written under the first model (see upgradeFirstModel).
+// Writing the same schema again changes nothing, so every start may
+// call it.
 func (e *Engine) WriteSchema(ctx context.Context) error {
-	_, err := e.SchemaServiceClient.WriteSchema(ctx,
+	stored, err := e.SchemaServiceClient.ReadSchema(ctx, &v1.ReadSchemaRequest{})
+	switch {
+	case status.Code(err) == codes.NotFound:
+		// A new datastore: nothing to upgrade.
+	case err != nil:
+		return fmt.Errorf("engine: reading the stored schema: %w", err)
+	case needsUpgrade(stored.GetSchemaText()):
+		if err := e.upgradeFirstModel(ctx, slog.Default()); err != nil {
+			return err
+		}
+	}
+
+	_, err = e.SchemaServiceClient.WriteSchema(ctx,
 		&v1.WriteSchemaRequest{Schema: schema.Text})
 	if err != nil {
 		return fmt.Errorf("engine: writing the schema: %w", err)
