@@ -2425,7 +2425,8 @@ func (x *ListRolesResponse) GetLegacyGroups() []*LegacyGroup {
 }
 
 // A relationship in SpiceDB's text form, with IDs decoded:
-// "group:ab1cd2/engineering#direct_member@user:a@example.com".
+// "group:ab1cd2/engineering#direct_member@user:a@example.com"; a nested
+// group is "group:ab1cd2/engineering#subgroup@group:ab1cd2/sre#member".
 type RelationshipUpdate struct {
 	state         protoimpl.MessageState       `protogen:"open.v1"`
 	Operation     RelationshipUpdate_Operation `protobuf:"varint,1,opt,name=operation,proto3,enum=iam.v1.RelationshipUpdate_Operation" json:"operation,omitempty"`

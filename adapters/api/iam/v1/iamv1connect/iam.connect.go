@@ -126,6 +126,8 @@ type IAMServiceClient interface {
 	// The role catalog.
 	ListRoles(context.Context, *connect.Request[v1.ListRolesRequest]) (*connect.Response[v1.ListRolesResponse], error)
 	// Raw relationships, validated by the same invariants as policy writes.
+	// Deleting organization#member fails with FAILED_PRECONDITION while a
+	// group or rule of the organization still names the principal.
 	WriteRelationships(context.Context, *connect.Request[v1.WriteRelationshipsRequest]) (*connect.Response[v1.WriteRelationshipsResponse], error)
 	ReadRelationships(context.Context, *connect.Request[v1.ReadRelationshipsRequest]) (*connect.Response[v1.ReadRelationshipsResponse], error)
 	// The caller's principal, organization, groups and console actions.
@@ -485,6 +487,8 @@ type IAMServiceHandler interface {
 	// The role catalog.
 	ListRoles(context.Context, *connect.Request[v1.ListRolesRequest]) (*connect.Response[v1.ListRolesResponse], error)
 	// Raw relationships, validated by the same invariants as policy writes.
+	// Deleting organization#member fails with FAILED_PRECONDITION while a
+	// group or rule of the organization still names the principal.
 	WriteRelationships(context.Context, *connect.Request[v1.WriteRelationshipsRequest]) (*connect.Response[v1.WriteRelationshipsResponse], error)
 	ReadRelationships(context.Context, *connect.Request[v1.ReadRelationshipsRequest]) (*connect.Response[v1.ReadRelationshipsResponse], error)
 	// The caller's principal, organization, groups and console actions.
