@@ -341,6 +341,8 @@ func (c *Cluster) migrate(ctx context.Context) error {
 			"--skip-release-check",
 			"--datastore-engine=postgres",
 			"--datastore-conn-uri=" + c.Postgres.NetworkURI(),
+			// As the embedded engine (engine.DispatchChunkSize).
+			"--dispatch-chunk-size=1000",
 		},
 	})
 	if err != nil {

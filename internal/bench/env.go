@@ -141,6 +141,10 @@ func NewEnv(ctx context.Context, cfg EnvConfig) (_ *Env, err error) {
 // quantization is the revision quantization of both SpiceDBs.
 const quantization = time.Second
 
+// chunkSize is the dispatch chunk size of both SpiceDBs: the embedded
+// engine's, so that the raw side runs the same SpiceDB.
+const chunkSize = engine.DispatchChunkSize
+
 func (e *Env) startRaw(ctx context.Context, postgresURI string) error {
 	raw, err := StartSpiceDB(ctx, postgresURI)
 	if err != nil {

@@ -53,6 +53,7 @@ func StartSpiceDB(ctx context.Context, postgresURI string) (*SpiceDB, error) {
 		datastore.WithEngine(kind),
 		datastore.WithURI(postgresURI),
 		datastore.WithRevisionQuantization(quantization),
+		datastore.WithFilterMaximumIDCount(chunkSize),
 		datastore.WithEnableDatastoreMetrics(false),
 	)
 	if err != nil {
@@ -69,6 +70,7 @@ func StartSpiceDB(ctx context.Context, postgresURI string) (*SpiceDB, error) {
 
 	srv, err := server.NewConfigWithOptionsAndDefaults(
 		server.WithDatastore(ds),
+		server.WithDispatchChunkSize(chunkSize),
 		server.WithPresharedSecureKey(key),
 		server.WithGRPCServer(util.GRPCServerConfig{
 			Address: addr, Network: "tcp", Enabled: true,

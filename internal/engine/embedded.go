@@ -33,6 +33,15 @@ type EmbeddedConfig struct {
 	Logger *slog.Logger
 }
 
+// DispatchChunkSize is how many objects SpiceDB checks in one
+// sub-problem, and so in one datastore query. SpiceDB's default is 100;
+// a check that descends through many groups then issues one query per
+// hundred groups at each level, and the memory datastore scans the
+// whole relation for every one of them. BENCHMARKS.md measures the
+// choice; a SpiceDB server run for iamd should use the same
+// (--dispatch-chunk-size and --datastore-filter-maximum-id-count).
+const DispatchChunkSize = 1000
+
 // Datastore engines an embedded SpiceDB supports.
 const (
 	MemoryDatastore   = datastore.MemoryEngine
@@ -63,6 +72,7 @@ func NewEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Engine, error) {
 		datastore.WithEngine(engineName),
 		datastore.WithURI(cfg.DatastoreURI),
 		datastore.WithRevisionQuantization(time.Second),
+		datastore.WithFilterMaximumIDCount(DispatchChunkSize),
 		// The pool metrics register in the process-wide registry under
 		// fixed names: a second engine in one process would be refused.
 		datastore.WithEnableDatastoreMetrics(false),
@@ -73,6 +83,7 @@ func NewEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Engine, error) {
 
 	srv, err := server.NewConfigWithOptionsAndDefaults(
 		server.WithDatastore(ds),
+		server.WithDispatchChunkSize(DispatchChunkSize),
 		server.WithGRPCServer(util.GRPCServerConfig{
 			Network: util.BufferedNetwork,
 			Enabled: true,
