@@ -341,8 +341,6 @@ func (c *Cluster) migrate(ctx context.Context) error {
 			"--skip-release-check",
 			"--datastore-engine=postgres",
 			"--datastore-conn-uri=" + c.Postgres.NetworkURI(),
-			// As the embedded engine (engine.DispatchChunkSize).
-			"--dispatch-chunk-size=1000",
 		},
 	})
 	if err != nil {
@@ -397,6 +395,8 @@ func (c *Cluster) startNode(ctx context.Context, i int) (*Node, error) {
 			"--metrics-addr=:9090",
 			"--datastore-engine=postgres",
 			"--datastore-conn-uri=" + c.Postgres.NetworkURI(),
+			// As the embedded engine (engine.DispatchChunkSize).
+			"--dispatch-chunk-size=1000",
 			"--dispatch-cluster-enabled",
 			"--dispatch-cluster-addr=:" + dispatchPort,
 			"--dispatch-upstream-addr=dns:///" + peersAlias +
