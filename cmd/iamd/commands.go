@@ -56,6 +56,7 @@ type serveFlags struct {
 	fullyConsistent   bool
 	decisionCache     bool
 	migrate           bool
+	upgradeModel      bool
 	readTimeout       time.Duration
 	requestTimeout    time.Duration
 }
@@ -118,6 +119,9 @@ func newServeCommand(stderr io.Writer, f *serveFlags) *cobra.Command {
 			"SpiceDB's Watch API reports; ZedTokens are honoured")
 	fs.BoolVar(&f.migrate, "migrate", false,
 		"bring the postgres datastore to the head migration before serving")
+	fs.BoolVar(&f.upgradeModel, "upgrade-model", false,
+		"rewrite a datastore of the first permission model to the current "+
+			"one before serving; stop every older replica first")
 	fs.DurationVar(&f.readTimeout, "read-timeout", server.DefaultReadTimeout,
 		"longest time to read one request, body included")
 	fs.DurationVar(&f.requestTimeout, "request-timeout",
@@ -146,6 +150,7 @@ func (f serveFlags) config() server.Config {
 		FullyConsistentChecks: f.fullyConsistent,
 		DecisionCache:         f.decisionCache,
 		Migrate:               f.migrate,
+		UpgradeModel:          f.upgradeModel,
 		ReadTimeout:           f.readTimeout,
 		RequestTimeout:        f.requestTimeout,
 	}

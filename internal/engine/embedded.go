@@ -39,7 +39,8 @@ type EmbeddedConfig struct {
 // hundred groups at each level, and the memory datastore scans the
 // whole relation for every one of them. BENCHMARKS.md measures the
 // choice; a SpiceDB server run for iamd should use the same
-// (--dispatch-chunk-size and --datastore-filter-maximum-id-count).
+// (--dispatch-chunk-size, from which the server also sizes its
+// datastore queries).
 const DispatchChunkSize = 1000
 
 // Datastore engines an embedded SpiceDB supports.

@@ -51,24 +51,59 @@ func newEngine(kind string, conn grpc.ClientConnInterface) *Engine {
 	}
 }
 
-// WriteSchema writes the permission model's schema, first upgrading a
-// datastore written under the first model (see upgradeFirstModel).
-// Writing the same schema again changes nothing, so every start may
-// call it.
+// ErrFirstModel is returned by WriteSchema for a datastore written
+// under the first permission model, which only UpgradeModel may change.
+var ErrFirstModel = errors.New("engine: the datastore holds the first " +
+	"permission model; stop every iamd replica of the previous version, " +
+	"then start one iamd with --upgrade-model (see the README, Migrations)")
+
+// WriteSchema writes the permission model's schema. Writing the same
+// schema again changes nothing, so every start may call it. It refuses,
+// with ErrFirstModel, a datastore of the first model.
 func (e *Engine) WriteSchema(ctx context.Context) error {
-	stored, err := e.SchemaServiceClient.ReadSchema(ctx, &v1.ReadSchemaRequest{})
-	switch {
-	case status.Code(err) == codes.NotFound:
-		// A new datastore: nothing to upgrade.
-	case err != nil:
-		return fmt.Errorf("engine: reading the stored schema: %w", err)
-	case needsUpgrade(stored.GetSchemaText()):
-		if err := e.upgradeFirstModel(ctx, slog.Default()); err != nil {
+	first, err := e.holdsFirstModel(ctx)
+	if err != nil {
+		return err
+	}
+	if first {
+		return ErrFirstModel
+	}
+	return e.writeCurrentSchema(ctx)
+}
+
+// UpgradeModel upgrades a datastore of the first model (see
+// upgradeFirstModel), then writes the current schema. On any other
+// datastore it is WriteSchema. Only one iamd may run it, and no replica
+// of the previous version may run meanwhile: their writes have the first
+// model's shape and skip the current one's preconditions.
+func (e *Engine) UpgradeModel(ctx context.Context, log *slog.Logger) error {
+	first, err := e.holdsFirstModel(ctx)
+	if err != nil {
+		return err
+	}
+	if first {
+		if err := e.upgradeFirstModel(ctx, log); err != nil {
 			return err
 		}
 	}
+	return e.writeCurrentSchema(ctx)
+}
 
-	_, err = e.SchemaServiceClient.WriteSchema(ctx,
+// holdsFirstModel reports whether the stored schema is the first
+// model's, or the transition schema of an unfinished upgrade.
+func (e *Engine) holdsFirstModel(ctx context.Context) (bool, error) {
+	stored, err := e.SchemaServiceClient.ReadSchema(ctx, &v1.ReadSchemaRequest{})
+	switch {
+	case status.Code(err) == codes.NotFound:
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("engine: reading the stored schema: %w", err)
+	}
+	return needsUpgrade(stored.GetSchemaText()), nil
+}
+
+func (e *Engine) writeCurrentSchema(ctx context.Context) error {
+	_, err := e.SchemaServiceClient.WriteSchema(ctx,
 		&v1.WriteSchemaRequest{Schema: schema.Text})
 	if err != nil {
 		return fmt.Errorf("engine: writing the schema: %w", err)

@@ -34,17 +34,19 @@ func needsUpgrade(stored string) bool {
 //
 //  1. write catalog.TransitionSchema, which accepts both models'
 //     relationships and keeps the intersections;
-//  2. point every role grant at its rule's own principals;
-//  3. move every nested group from direct_member to subgroup;
-//  4. delete every rule principal and group member that is not a member
-//     of the rule's or group's organization: the first model ignored
-//     them, the current one would grant them.
+//  2. delete every rule principal and group member that the first model
+//     ignored and the current one would grant: a user or service account
+//     that is not a member of the rule's or group's organization, and a
+//     group of another organization;
+//  3. point every role grant at its rule's own principals;
+//  4. move every nested group from direct_member to subgroup.
 //
 // The caller then writes the current schema, which SpiceDB accepts only
-// once no relationship of the first model's shape is left. Every check
-// meanwhile is answered under intersections, so none allows more than
-// either model would. Replicas of the previous version must be stopped
-// first: their writes would be of the first model's shape.
+// once no relationship of the first model's shape is left. Step 2 comes
+// first so that, once grants point at principals, no principal is left
+// that the intersections were hiding. Replicas of the previous version
+// must be stopped first: their writes have the first model's shape and
+// skip the current model's preconditions.
 func (e *Engine) upgradeFirstModel(ctx context.Context, log *slog.Logger) error {
 	log.Info("upgrading the stored permission model to pure unions")
 
@@ -54,15 +56,15 @@ func (e *Engine) upgradeFirstModel(ctx context.Context, log *slog.Logger) error 
 		return fmt.Errorf("engine: writing the transition schema: %w", err)
 	}
 
+	strays, err := e.deleteNonMembers(ctx)
+	if err != nil {
+		return err
+	}
 	grants, err := e.rewriteGrants(ctx)
 	if err != nil {
 		return err
 	}
 	nestings, err := e.rewriteNestings(ctx)
-	if err != nil {
-		return err
-	}
-	strays, err := e.deleteNonMembers(ctx)
 	if err != nil {
 		return err
 	}
@@ -86,19 +88,28 @@ func (e *Engine) rewriteGrants(ctx context.Context) (int, error) {
 	}
 
 	var updates []*v1.RelationshipUpdate
+	granted := map[string]bool{}
 	for _, r := range old {
 		if _, ok := catalog.RoleForRelation(r.Relation); !ok {
 			return 0, fmt.Errorf("engine: upgrade: unexpected relationship "+
 				"rule:%s#%s", r.Resource.ObjectId, r.Relation)
 		}
-		grant := &v1.Relationship{
+		updates = append(updates, deleteUpdate(r))
+
+		// A rule that granted a role to two organizations' members
+		// becomes one grant: a write may not touch it twice.
+		key := r.Resource.ObjectId + "#" + r.Relation
+		if granted[key] {
+			continue
+		}
+		granted[key] = true
+		updates = append(updates, touchUpdate(&v1.Relationship{
 			Resource: r.Resource,
 			Relation: r.Relation,
 			Subject: &v1.SubjectReference{
 				Object: r.Resource, OptionalRelation: "principal",
 			},
-		}
-		updates = append(updates, deleteUpdate(r), touchUpdate(grant))
+		}))
 	}
 	return len(old), e.writeBatches(ctx, updates)
 }
@@ -128,8 +139,9 @@ func (e *Engine) rewriteNestings(ctx context.Context) (int, error) {
 }
 
 // deleteNonMembers deletes the rule principals and direct group members
-// that are users or service accounts of no membership in the rule's or
-// group's organization.
+// that the first model's intersections made harmless: users and service
+// accounts of no membership in the rule's or group's organization, and
+// groups of another organization.
 func (e *Engine) deleteNonMembers(ctx context.Context) (int, error) {
 	memberships, err := e.readAll(ctx, &v1.RelationshipFilter{
 		ResourceType: "organization", OptionalRelation: "member",
@@ -152,17 +164,35 @@ func (e *Engine) deleteNonMembers(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		for _, r := range named {
-			kind := r.Subject.Object.ObjectType
-			if kind != "user" && kind != "serviceaccount" {
-				continue
+			org, ok := scopeOf(r.Resource.ObjectId)
+			if !ok {
+				return 0, fmt.Errorf("engine: upgrade: %s:%s belongs to no "+
+					"organization; remove it, then upgrade again",
+					r.Resource.ObjectType, r.Resource.ObjectId)
 			}
-			org, _, _ := strings.Cut(r.Resource.ObjectId, "/")
-			if !members[membershipKey(org, r.Subject.Object)] {
+			if !belongs(org, r.Subject.Object, members) {
 				updates = append(updates, deleteUpdate(r))
 			}
 		}
 	}
 	return len(updates), e.writeBatches(ctx, updates)
+}
+
+// belongs reports whether subject may be named in org: a member of it,
+// or one of its groups.
+func belongs(org string, subject *v1.ObjectReference, members map[string]bool) bool {
+	if subject.ObjectType == "group" {
+		owner, ok := scopeOf(subject.ObjectId)
+		return ok && owner == org
+	}
+	return members[membershipKey(org, subject)]
+}
+
+// scopeOf returns the organization that scopes a group, policy or rule
+// ID ("ab1cd2/..."), or false for an ID with no scope.
+func scopeOf(id string) (string, bool) {
+	org, _, ok := strings.Cut(id, "/")
+	return org, ok && org != ""
 }
 
 func membershipKey(org string, who *v1.ObjectReference) string {
@@ -198,9 +228,9 @@ func (e *Engine) readAll(
 	}
 }
 
-// writeBatches applies updates in writes of at most upgradeBatch. A
-// deletion and its replacement are adjacent and upgradeBatch is even, so
-// they always share a write.
+// writeBatches applies updates in writes of at most upgradeBatch. Should
+// a deletion and its replacement land in two writes, the permission
+// they carry is missing in between, never widened.
 func (e *Engine) writeBatches(
 	ctx context.Context, updates []*v1.RelationshipUpdate,
 ) error {

@@ -1,6 +1,9 @@
 package engine_test
 
 import (
+	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -16,13 +19,17 @@ import (
 )
 
 // firstModelData is an organization as the first model stored it: role
-// grants to the organization's members, a nested group in direct_member,
-// and a rule and a group still naming a principal whose membership ended
-// (harmless under that model's intersections).
+// grants to the organization's members (one also to another
+// organization's), a nested group in direct_member, and a rule and a
+// group still naming a principal whose membership ended and a group of
+// another organization (harmless under that model's intersections).
 var firstModelData = []string{
 	"organization:ab1cd2#member@user:alice",
 	"organization:ab1cd2#member@user:nested",
 	"organization:ab1cd2#member@serviceaccount:bot",
+	"organization:ff00ff#member@user:spy",
+	"group:ff00ff/spies#organization@organization:ff00ff",
+	"group:ff00ff/spies#direct_member@user:spy",
 	"group:ab1cd2/eng#organization@organization:ab1cd2",
 	"group:ab1cd2/eng#direct_member@user:alice",
 	"group:ab1cd2/eng#direct_member@user:gone",
@@ -35,7 +42,9 @@ var firstModelData = []string{
 	"rule:ab1cd2/p/0#principal@group:ab1cd2/eng#member",
 	"rule:ab1cd2/p/0#principal@user:gone",
 	"rule:ab1cd2/p/0#principal@serviceaccount:bot",
+	"rule:ab1cd2/p/0#principal@group:ff00ff/spies#member",
 	"rule:ab1cd2/p/0#grants_cks_admin@organization:ab1cd2#member",
+	"rule:ab1cd2/p/0#grants_cks_admin@organization:ff00ff#member",
 	"rule:ab1cd2/p/0#grants_billing_viewer@organization:ab1cd2#member",
 }
 
@@ -46,10 +55,13 @@ var upgradedData = []string{
 	"group:ab1cd2/eng#subgroup@group:ab1cd2/sre#member",
 	"group:ab1cd2/sre#direct_member@user:nested",
 	"group:ab1cd2/sre#organization@organization:ab1cd2",
+	"group:ff00ff/spies#direct_member@user:spy",
+	"group:ff00ff/spies#organization@organization:ff00ff",
 	"organization:ab1cd2#member@serviceaccount:bot",
 	"organization:ab1cd2#member@user:alice",
 	"organization:ab1cd2#member@user:nested",
 	"organization:ab1cd2#policy@policy:ab1cd2/p",
+	"organization:ff00ff#member@user:spy",
 	"policy:ab1cd2/p#organization@organization:ab1cd2",
 	"policy:ab1cd2/p#rule@rule:ab1cd2/p/0",
 	"rule:ab1cd2/p/0#grants_billing_viewer@rule:ab1cd2/p/0#principal",
@@ -67,10 +79,11 @@ var decisions = []struct {
 	{"user:nested", true},
 	{"serviceaccount:bot", true},
 	{"user:gone", false},
+	{"user:spy", false},
 	{"user:stranger", false},
 }
 
-func TestWriteSchemaUpgradesTheFirstModel(t *testing.T) {
+func TestUpgradeModelRewritesTheFirstModel(t *testing.T) {
 	ctx := t.Context()
 	e, err := engine.NewEmbedded(ctx, engine.EmbeddedConfig{})
 	require.NoError(t, err)
@@ -84,20 +97,27 @@ func TestWriteSchemaUpgradesTheFirstModel(t *testing.T) {
 	write(t, e, firstModelData)
 	requireDecisions(t, e)
 
-	require.NoError(t, e.WriteSchema(ctx))
+	// An ordinary start refuses the datastore and changes nothing.
+	err = e.WriteSchema(ctx)
+	require.ErrorIs(t, err, engine.ErrFirstModel)
+	require.ErrorContains(t, err, "--upgrade-model")
+	requireDecisions(t, e)
+
+	require.NoError(t, e.UpgradeModel(ctx, slog.Default()))
 
 	requireCurrentSchema(t, e)
 	require.Equal(t, upgradedData, readEverything(t, e))
 	requireDecisions(t, e)
 
-	// A second start finds nothing to do.
+	// Later starts find nothing to do.
 	require.NoError(t, e.WriteSchema(ctx))
+	require.NoError(t, e.UpgradeModel(ctx, slog.Default()))
 	require.Equal(t, upgradedData, readEverything(t, e))
 }
 
-// TestWriteSchemaResumesAnUpgrade starts from the transition schema, as
+// TestUpgradeModelResumes starts from the transition schema, as
 // an upgrade stopped half-way leaves it.
-func TestWriteSchemaResumesAnUpgrade(t *testing.T) {
+func TestUpgradeModelResumes(t *testing.T) {
 	ctx := t.Context()
 	e, err := engine.NewEmbedded(ctx, engine.EmbeddedConfig{})
 	require.NoError(t, err)
@@ -110,7 +130,7 @@ func TestWriteSchemaResumesAnUpgrade(t *testing.T) {
 	write(t, e, []string{"rule:ab1cd2/p/0#grants_iam_viewer@rule:ab1cd2/p/0#principal"})
 	requireDecisions(t, e)
 
-	require.NoError(t, e.WriteSchema(ctx))
+	require.NoError(t, e.UpgradeModel(ctx, slog.Default()))
 	requireCurrentSchema(t, e)
 	require.Contains(t, readEverything(t, e),
 		"rule:ab1cd2/p/0#grants_iam_viewer@rule:ab1cd2/p/0#principal")
@@ -129,8 +149,8 @@ func TestWriteSchemaOnANewDatastore(t *testing.T) {
 	requireCurrentSchema(t, e)
 }
 
-// requireCurrentSchema compares the stored schema with schema.Text as
-// SpiceDB keeps schemas: without comments, reformatted.
+// requireCurrentSchema compares the stored schema's definitions with
+// schema.Text's: SpiceDB gives a schema back reformatted.
 func requireCurrentSchema(t *testing.T, e *engine.Engine) {
 	t.Helper()
 	stored, err := e.SchemaServiceClient.ReadSchema(t.Context(), &v1.ReadSchemaRequest{})
@@ -201,13 +221,13 @@ func readEverything(t *testing.T, e *engine.Engine) []string {
 		require.NoError(t, err)
 		for {
 			resp, err := stream.Recv()
-			if err != nil {
+			if errors.Is(err, io.EOF) {
 				break
 			}
+			require.NoError(t, err)
 			out = append(out, tuple.MustV1RelString(resp.Relationship))
 		}
 	}
 	sort.Strings(out)
 	return out
 }
-

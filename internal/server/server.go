@@ -70,6 +70,12 @@ type Config struct {
 	// start; without it, iamd refuses a datastore that is not at head.
 	Migrate bool
 
+	// UpgradeModel rewrites a datastore written under the first
+	// permission model (see engine.UpgradeModel) before serving; without
+	// it, iamd refuses such a datastore. Every replica of the previous
+	// version must be stopped first.
+	UpgradeModel bool
+
 	// Logger receives the server's logs; slog.Default() if nil.
 	Logger *slog.Logger
 
@@ -181,7 +187,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 func (s *Server) prepare(
 	ctx context.Context, cfg Config, operatorToken string, signingKey []byte,
 ) error {
-	if err := s.engine.WriteSchema(ctx); err != nil {
+	writeSchema := s.engine.WriteSchema
+	if cfg.UpgradeModel {
+		writeSchema = func(ctx context.Context) error {
+			return s.engine.UpgradeModel(ctx, s.log)
+		}
+	}
+	if err := writeSchema(ctx); err != nil {
 		return err
 	}
 	permissions, err := s.permissions(cfg)
