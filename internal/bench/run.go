@@ -222,17 +222,22 @@ func (e *Env) paths(workingSet int, network bool) []path {
 	// path has filled SpiceDB's own caches before them.
 	raw, local := part(0), part(2)
 	warmFrom := share - 2*maxConcurrency
+	uncachedPath := func(name string, open func() (
+		func(context.Context, int) error, func() error, error,
+	)) path {
+		return path{name: name, warmFrom: warmFrom, distinct: share, open: open}
+	}
 	uncached := []path{
-		{name: PathSpiceDB, warmFrom: warmFrom, distinct: share, open: fixed(func(ctx context.Context, i int) error {
+		uncachedPath(PathSpiceDB, fixed(func(ctx context.Context, i int) error {
 			_, err := e.RawClient.CheckPermission(ctx,
 				workload.SpiceDBCheck(raw(i), minimizeLatency))
 			return err
-		})},
-		{name: PathFacade, warmFrom: warmFrom, distinct: share, open: fixed(facade(e.Facade, part(1)))},
-		{name: PathEmbeddedPkg, warmFrom: warmFrom, distinct: share, open: fixed(func(ctx context.Context, i int) error {
+		})),
+		uncachedPath(PathFacade, fixed(facade(e.Facade, part(1)))),
+		uncachedPath(PathEmbeddedPkg, fixed(func(ctx context.Context, i int) error {
 			_, err := e.Local.Check(ctx, workload.SpiceDBCheck(local(i), nil))
 			return err
-		})},
+		})),
 	}
 	cached := []path{
 		{name: PathFacadeCache, cache: e.Cache, open: fixed(facade(e.Cached, at))},
@@ -241,7 +246,7 @@ func (e *Env) paths(workingSet int, network bool) []path {
 	}
 	if network {
 		uncached = append(uncached,
-			path{name: PathAPI, warmFrom: warmFrom, distinct: share, open: apiOpener(e.Facade, part(3))})
+			uncachedPath(PathAPI, apiOpener(e.Facade, part(3))))
 		cached = append(cached,
 			path{name: PathAPICache, cache: e.Cache, open: apiOpener(e.Cached, at)})
 	}

@@ -211,19 +211,22 @@ func TestBadInputWritesNothing(t *testing.T) {
 		}, iamerr.FailedPrecondition, "cannot be deleted"},
 		{"raw write to a default policy's roles", func() error {
 			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
-				Relationship: "rule:ab1cd2/legacy-read/0#grants_iam_admin@rule:ab1cd2/legacy-read/0#principal",
+				Relationship: "rule:ab1cd2/legacy-read/0#grants_iam_admin" +
+					"@rule:ab1cd2/legacy-read/0#principal",
 			}})
 			return err
 		}, iamerr.FailedPrecondition, "fixed by the service"},
 		{"raw grant to another rule's principals", func() error {
 			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
-				Relationship: "rule:ab1cd2/example-access/0#grants_iam_admin@rule:ab1cd2/example-access/1#principal",
+				Relationship: "rule:ab1cd2/example-access/0#grants_iam_admin" +
+					"@rule:ab1cd2/example-access/1#principal",
 			}})
 			return err
 		}, iamerr.InvalidArgument, "its own principals"},
 		{"raw grant to the organization's members", func() error {
 			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
-				Relationship: "rule:ab1cd2/example-access/0#grants_iam_admin@organization:ab1cd2#member",
+				Relationship: "rule:ab1cd2/example-access/0#grants_iam_admin" +
+					"@organization:ab1cd2#member",
 			}})
 			return err
 		}, iamerr.InvalidArgument, "its own principals"},
@@ -235,7 +238,8 @@ func TestBadInputWritesNothing(t *testing.T) {
 		}, iamerr.FailedPrecondition, "belongs to another organization"},
 		{"raw nested group as a direct member", func() error {
 			_, err := svc.WriteRelationships(ctx, org, []iam.RawUpdate{{
-				Relationship: "group:ab1cd2/engineering#direct_member@group:ab1cd2/engineering#member",
+				Relationship: "group:ab1cd2/engineering#direct_member" +
+					"@group:ab1cd2/engineering#member",
 			}})
 			return err
 		}, iamerr.InvalidArgument, "#subgroup@group:ab1cd2/engineering#member"},
