@@ -171,9 +171,11 @@ type path struct {
 	// for cold database buffers alone.
 	warmFrom int
 
-	// distinct, for a path without a cache, is the number of distinct
-	// checks it cycles through.
-	distinct int
+	// measured, for a path without a cache, is how many checks it
+	// measures at most: one pass over its own checks, short of the
+	// warm-up ones, since a second pass would find them in SpiceDB's
+	// dispatch cache.
+	measured int
 }
 
 // maxConcurrency bounds the concurrency a run may ask for; the warm-up
@@ -222,10 +224,14 @@ func (e *Env) paths(workingSet int, network bool) []path {
 	// path has filled SpiceDB's own caches before them.
 	raw, local := part(0), part(2)
 	warmFrom := share - 2*maxConcurrency
+	measured := share
+	if warmFrom > 0 {
+		measured = warmFrom
+	}
 	uncachedPath := func(name string, open func() (
 		func(context.Context, int) error, func() error, error,
 	)) path {
-		return path{name: name, warmFrom: warmFrom, distinct: share, open: open}
+		return path{name: name, warmFrom: warmFrom, measured: measured, open: open}
 	}
 	uncached := []path{
 		uncachedPath(PathSpiceDB, fixed(func(ctx context.Context, i int) error {
@@ -321,13 +327,8 @@ func measurePath(ctx context.Context, p path, lim Limits, workingSet int) (Row, 
 	}
 
 	measure := lim
-	if p.cache == nil && p.distinct > 0 {
-		// One pass over the path's own checks, short of the warm-up
-		// ones: a second would find them in SpiceDB's dispatch cache.
-		measure.Requests = min(lim.Requests, p.distinct)
-		if p.warmFrom > 0 {
-			measure.Requests = min(measure.Requests, p.warmFrom)
-		}
+	if p.measured > 0 {
+		measure.Requests = min(lim.Requests, p.measured)
 	}
 	res, err := workload.Measure(ctx, p.name, measure, check)
 	if err != nil {

@@ -187,13 +187,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 func (s *Server) prepare(
 	ctx context.Context, cfg Config, operatorToken string, signingKey []byte,
 ) error {
-	writeSchema := s.engine.WriteSchema
+	var err error
 	if cfg.UpgradeModel {
-		writeSchema = func(ctx context.Context) error {
-			return s.engine.UpgradeModel(ctx, s.log)
-		}
+		err = s.engine.UpgradeModel(ctx, s.log)
+	} else {
+		err = s.engine.WriteSchema(ctx)
 	}
-	if err := writeSchema(ctx); err != nil {
+	if err != nil {
 		return err
 	}
 	permissions, err := s.permissions(cfg)
