@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
@@ -508,17 +509,10 @@ func scopedObject(
 }
 
 // isRuleNumber reports whether s is a rule's position in its policy, as
-// the service writes it: decimal digits, no sign, no leading zero.
+// ruleObjectID writes it.
 func isRuleNumber(s string) bool {
-	if s == "" || len(s) > 4 || (len(s) > 1 && s[0] == '0') {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n < MaxRulesPerPolicy && itoa(n) == s
 }
 
 // parseRawSubject parses the subject of a raw relationship on resource.
